@@ -1,0 +1,46 @@
+# inngest_pg: PGXS build
+EXTENSION  = inngest_pg
+MODULE_big = inngest_pg
+OBJS = \
+	src/api.o \
+	src/catalog.o \
+	src/executor.o \
+	src/expr.o \
+	src/guc.o \
+	src/ingest.o \
+	src/steps.o \
+	src/worker.o
+DATA = $(wildcard sql/inngest_pg--*.sql)
+PGFILEDESC = "inngest_pg - durable functions inside PostgreSQL"
+
+# pg_regress: inputs in test/sql, expected output in test/expected
+TESTS        = $(sort $(wildcard test/sql/*.sql))
+REGRESS      = $(patsubst test/sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --inputdir=test --temp-instance=./tmp_check \
+               --temp-config=test/regress.conf
+
+# TAP tests (real background workers), run by "make installcheck" too
+TAP_TESTS    = 1
+PROVE_TESTS  = test/t/*.pl
+
+PG_CONFIG ?= pg_config
+
+# Warnings are errors; PostgreSQL's own headers trip these two.
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter \
+            -Wno-missing-field-initializers -Wno-sign-compare
+ifdef ASSERTS
+PG_CPPFLAGS += -DUSE_ASSERT_CHECKING
+endif
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(OBJS): src/inngest.h
+
+# The libpq benchmark driver (see bench/README section of README.md)
+bench/bench_runs: bench/bench_runs.c
+	$(CC) -O2 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) \
+		-o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq
+
+bench: bench/bench_runs
+.PHONY: bench

@@ -1,0 +1,210 @@
+/* inngest_pg--0.1.sql: the schema and SQL API of inngest_pg */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION inngest_pg" to load this file. \quit
+
+/*
+ * Every name below is schema-qualified (inngest., pg_catalog.) so that the
+ * script means the same thing whatever search_path the installer has.
+ */
+
+-- ---------------------------------------------------------------------------
+-- Clock
+-- ---------------------------------------------------------------------------
+
+-- The extension's clock: inngest.fake_now when set, else the real clock.
+CREATE FUNCTION inngest.now()
+RETURNS pg_catalog.timestamptz
+AS 'MODULE_PATHNAME', 'inngest_now'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- ---------------------------------------------------------------------------
+-- Function definitions
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE inngest.functions (
+    id          pg_catalog.text PRIMARY KEY,
+    name        pg_catalog.text NOT NULL,
+    handler     pg_catalog.regproc NOT NULL,
+    owner       pg_catalog.regrole NOT NULL,
+    retries     pg_catalog.int4 NOT NULL,
+    config      pg_catalog.jsonb NOT NULL,
+    created_at  pg_catalog.timestamptz NOT NULL,
+    updated_at  pg_catalog.timestamptz NOT NULL
+);
+
+-- One row per trigger of a function; "condition" is the compiled "if".
+CREATE TABLE inngest.triggers (
+    function_id pg_catalog.text NOT NULL
+                REFERENCES inngest.functions (id) ON DELETE CASCADE,
+    position    pg_catalog.int4 NOT NULL,
+    event       pg_catalog.text,
+    expression  pg_catalog.text,
+    condition   pg_catalog.jsonpath,
+    PRIMARY KEY (function_id, position)
+);
+
+-- ---------------------------------------------------------------------------
+-- Events
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE inngest.events (
+    seq     pg_catalog.int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id      pg_catalog.text,
+    name    pg_catalog.text NOT NULL,
+    data    pg_catalog.jsonb NOT NULL DEFAULT '{}',
+    ts      pg_catalog.timestamptz NOT NULL DEFAULT inngest.now()
+);
+
+-- Event ids seen in the last 24 hours: the deduplication window.
+CREATE TABLE inngest.event_ids (
+    id          pg_catalog.text PRIMARY KEY,
+    seq         pg_catalog.int8 NOT NULL,
+    expires_at  pg_catalog.timestamptz NOT NULL
+);
+
+-- ---------------------------------------------------------------------------
+-- Runs and their steps
+-- ---------------------------------------------------------------------------
+
+/*
+ * wake_at is set exactly while a run is waiting for a time to come: queued
+ * (now), sleeping or backing off after a failure (then).  It is NULL while
+ * a run is being driven and once it has ended, so the partial index
+ * runs_due holds only runnable runs and claiming one never scans finished,
+ * running or waiting runs.  Status changes that leave wake_at alone (a run
+ * completing) touch no indexed column and can be HOT updates.
+ */
+CREATE TABLE inngest.runs (
+    id          pg_catalog.int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    function_id pg_catalog.text NOT NULL,
+    event       pg_catalog.jsonb NOT NULL,
+    status      pg_catalog.text NOT NULL DEFAULT 'queued',
+    output      pg_catalog.jsonb,
+    error       pg_catalog.jsonb,
+    attempt     pg_catalog.int4 NOT NULL DEFAULT 0,
+    wake_at     pg_catalog.timestamptz,
+    created_at  pg_catalog.timestamptz NOT NULL,
+    started_at  pg_catalog.timestamptz,
+    ended_at    pg_catalog.timestamptz,
+    CONSTRAINT runs_status_check CHECK (status IN ('queued', 'running',
+        'sleeping', 'waiting', 'completed', 'failed', 'cancelled', 'skipped'))
+) WITH (fillfactor = 80);
+
+CREATE INDEX runs_due ON inngest.runs (wake_at, id) WHERE wake_at IS NOT NULL;
+
+-- The memo: one row per step of a run.
+CREATE TABLE inngest.steps (
+    run_id      pg_catalog.int8 NOT NULL,
+    step_id     pg_catalog.text NOT NULL,
+    position    pg_catalog.int4 NOT NULL,
+    kind        pg_catalog.text NOT NULL,
+    status      pg_catalog.text NOT NULL,
+    output      pg_catalog.jsonb,
+    error       pg_catalog.jsonb,
+    attempts    pg_catalog.int4 NOT NULL DEFAULT 1,
+    started_at  pg_catalog.timestamptz NOT NULL,
+    ended_at    pg_catalog.timestamptz,
+    PRIMARY KEY (run_id, step_id),
+    CONSTRAINT steps_status_check CHECK (status IN ('completed', 'retrying',
+        'failed'))
+);
+
+-- ---------------------------------------------------------------------------
+-- The event trigger: matches events to functions and starts runs
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION inngest._events_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'inngest_events_trigger'
+LANGUAGE C;
+
+CREATE TRIGGER events_ingest
+    AFTER INSERT ON inngest.events
+    REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION inngest._events_trigger();
+
+-- ---------------------------------------------------------------------------
+-- Management API
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION inngest.create_function(config pg_catalog.jsonb,
+                                        handler pg_catalog.regproc)
+RETURNS pg_catalog.text
+AS 'MODULE_PATHNAME', 'inngest_create_function'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION inngest.delete_function(id pg_catalog.text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'inngest_delete_function'
+LANGUAGE C STRICT VOLATILE;
+
+-- Compiles an Inngest expression to the jsonpath the engine evaluates.
+CREATE FUNCTION inngest.compile_expression(expression pg_catalog.text)
+RETURNS pg_catalog.jsonpath
+AS 'MODULE_PATHNAME', 'inngest_compile_expression'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION inngest.send(name pg_catalog.text,
+                             data pg_catalog.jsonb DEFAULT '{}',
+                             id pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.int8
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    INSERT INTO inngest.events (name, data, id)
+    VALUES (send.name, COALESCE(send.data, '{}'::pg_catalog.jsonb), send.id)
+    RETURNING seq;
+END;
+
+CREATE FUNCTION inngest.tick(max_runs pg_catalog.int4 DEFAULT NULL)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'inngest_tick'
+LANGUAGE C VOLATILE;
+
+-- ---------------------------------------------------------------------------
+-- Step API, valid only inside a handler that the executor is running
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION inngest.step_run(step_id pg_catalog.text,
+                                 query pg_catalog.text,
+                                 VARIADIC args "any")
+RETURNS pg_catalog.jsonb
+AS 'MODULE_PATHNAME', 'inngest_step_run'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION inngest.step_run(step_id pg_catalog.text,
+                                 query pg_catalog.text)
+RETURNS pg_catalog.jsonb
+AS 'MODULE_PATHNAME', 'inngest_step_run'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION inngest.run_id()
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'inngest_run_id'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION inngest.attempt()
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'inngest_attempt'
+LANGUAGE C STABLE;
+
+-- ---------------------------------------------------------------------------
+-- Privileges
+-- ---------------------------------------------------------------------------
+
+/*
+ * Everyone may call the API; the tables are written only by the extension's
+ * own C code, which switches to the extension owner for that.  Reading runs
+ * and sending events are granted explicitly (see the README).
+ */
+GRANT USAGE ON SCHEMA inngest TO PUBLIC;
+REVOKE ALL ON inngest.functions, inngest.triggers, inngest.events,
+    inngest.event_ids, inngest.runs, inngest.steps FROM PUBLIC;
+
+-- pg_dump keeps the user data of these tables
+SELECT pg_catalog.pg_extension_config_dump('inngest.functions', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.triggers', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.events', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.event_ids', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.runs', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.steps', '');

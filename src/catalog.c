@@ -1,0 +1,702 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  Function definitions: create_function's validation and storage, and
+ *	  the backend-local cache that the event trigger and the executor read.
+ *
+ * The cache maps event names to the triggers that listen for them and
+ * function ids to what the executor needs (handler, owner, retries), with
+ * every "if" expression already compiled to jsonpath.  It is rebuilt from
+ * inngest.functions and inngest.triggers when a relcache invalidation of
+ * inngest.functions arrives; create_function and delete_function send one,
+ * so every backend sees a change at its next transaction without polling.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "inngest.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+
+#include "catalog.h"
+#include "expr.h"
+
+/* Event name -> list of InngestTrigger */
+typedef struct EventTriggers
+{
+	char		name[INNGEST_KEY_SIZE];	/* hash key */
+	List	   *triggers;
+} EventTriggers;
+
+/* One parsed trigger of a configuration being created */
+typedef struct TriggerConfig
+{
+	char	   *event;
+	char	   *expression;
+	JsonPath   *condition;
+} TriggerConfig;
+
+static MemoryContext cache_cxt = NULL;
+static HTAB *functions_by_id = NULL;
+static HTAB *triggers_by_event = NULL;
+static bool cache_valid = false;
+static bool callback_registered = false;
+static Oid	functions_relid = InvalidOid;
+
+/* Keys that Inngest's createFunction has and this version does not yet */
+static const char *const unsupported_keys[] = {
+	"concurrency", "cancelOn", "throttle", "rateLimit", "debounce",
+	"batchEvents", "priority", "idempotency", "timeouts", "singleton"
+};
+
+static void catalog_relcache_callback(Datum arg, Oid relid);
+static void catalog_rebuild(void);
+static Oid	catalog_functions_relid(void);
+static void check_handler(Oid handler);
+static List *parse_triggers(Jsonb *config);
+static void parse_trigger_object(JsonbContainer *obj, const char *prefix,
+								 List **triggers);
+
+/* ----------------------------------------------------------------------
+ * The cache
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * Any relcache invalidation of inngest.functions (or a global one) marks
+ * the cache stale.  The callback must not do catalog access, so it only
+ * flips a flag; catalog_refresh() rebuilds.
+ */
+static void
+catalog_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == functions_relid)
+	{
+		cache_valid = false;
+		/* the extension may have been dropped and recreated: look it up again */
+		functions_relid = InvalidOid;
+	}
+}
+
+void
+catalog_invalidate(void)
+{
+	cache_valid = false;
+}
+
+static Oid
+catalog_functions_relid(void)
+{
+	Oid			nsp = get_namespace_oid("inngest", false);
+
+	return get_relname_relid("functions", nsp);
+}
+
+/* Rebuild the cache if an invalidation marked it stale */
+void
+catalog_refresh(void)
+{
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(catalog_relcache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+
+	/* functions_relid is reset by invalidations; a rebuild sets it again */
+	if (cache_valid && OidIsValid(functions_relid))
+		return;
+
+	/*
+	 * Mark valid before reading: an invalidation that arrives while we read
+	 * flips it back, so the next call rebuilds again rather than keeping a
+	 * cache that missed a change.
+	 */
+	cache_valid = true;
+	PG_TRY();
+	{
+		catalog_rebuild();
+	}
+	PG_CATCH();
+	{
+		cache_valid = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+static void
+catalog_rebuild(void)
+{
+	HASHCTL		ctl;
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+	uint64		i;
+	MemoryContext oldcxt;
+
+	if (cache_cxt == NULL)
+		cache_cxt = AllocSetContextCreate(CacheMemoryContext,
+										  "inngest function cache",
+										  ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(cache_cxt);
+	functions_by_id = NULL;
+	triggers_by_event = NULL;
+
+	functions_relid = catalog_functions_relid();
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = INNGEST_KEY_SIZE;
+	ctl.entrysize = sizeof(InngestFunction);
+	ctl.hcxt = cache_cxt;
+	functions_by_id = hash_create("inngest functions", 64, &ctl,
+								  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	ctl.entrysize = sizeof(EventTriggers);
+	triggers_by_event = hash_create("inngest event triggers", 64, &ctl,
+									HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	inngest_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute("SELECT f.id, f.handler::pg_catalog.oid, "
+					  "f.owner::pg_catalog.oid, f.retries, t.event, t.condition "
+					  "FROM inngest.functions f "
+					  "LEFT JOIN inngest.triggers t ON t.function_id = f.id "
+					  "ORDER BY f.id, t.position", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read inngest.functions: %s",
+			 SPI_result_code_string(ret));
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *id = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+		InngestFunction *fn;
+		bool		found;
+		Datum		event;
+
+		fn = hash_search(functions_by_id, id, HASH_ENTER, &found);
+		if (!found)
+		{
+			fn->handler = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+			fn->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+			fn->retries = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		}
+
+		event = SPI_getbinval(tup, desc, 5, &isnull);
+		if (!isnull)
+		{
+			char	   *name = TextDatumGetCString(event);
+			EventTriggers *et;
+			InngestTrigger *trig;
+			Datum		cond;
+
+			et = hash_search(triggers_by_event, name, HASH_ENTER, &found);
+			if (!found)
+				et->triggers = NIL;
+			oldcxt = MemoryContextSwitchTo(cache_cxt);
+			trig = palloc0(sizeof(InngestTrigger));
+			trig->function = fn;
+			cond = SPI_getbinval(tup, desc, 6, &isnull);
+			if (!isnull)
+				trig->condition = DatumGetJsonPathPCopy(cond);
+			et->triggers = lappend(et->triggers, trig);
+			MemoryContextSwitchTo(oldcxt);
+		}
+	}
+
+	SPI_finish();
+	inngest_restore_user(save_userid, save_sec);
+}
+
+/* The function with this id, or NULL (call catalog_refresh() first) */
+InngestFunction *
+catalog_lookup_function(const char *id)
+{
+	char		key[INNGEST_KEY_SIZE];
+
+	Assert(functions_by_id != NULL);
+	if (strlen(id) >= INNGEST_KEY_SIZE)
+		return NULL;
+	strlcpy(key, id, sizeof(key));
+	return hash_search(functions_by_id, key, HASH_FIND, NULL);
+}
+
+/* Triggers listening for the event name (not NUL-terminated), or NIL */
+List *
+catalog_event_triggers(const char *name, int len)
+{
+	char		key[INNGEST_KEY_SIZE];
+	EventTriggers *et;
+
+	Assert(triggers_by_event != NULL);
+	if (len > INNGEST_MAX_ID_LEN || hash_get_num_entries(triggers_by_event) == 0)
+		return NIL;
+	memcpy(key, name, len);
+	key[len] = '\0';
+	et = hash_search(triggers_by_event, key, HASH_FIND, NULL);
+	return et ? et->triggers : NIL;
+}
+
+/* ----------------------------------------------------------------------
+ * create_function / delete_function
+ * ----------------------------------------------------------------------
+ */
+
+/* Fetch an optional key of a JSON object */
+static bool
+get_key(JsonbContainer *obj, const char *key, JsonbValue *out)
+{
+	return getKeyJsonValueFromContainer(obj, key, strlen(key), out) != NULL;
+}
+
+static const char *
+jbv_type_name(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "a string";
+		case jbvNumeric:
+			return "a number";
+		case jbvBool:
+			return "a boolean";
+		case jbvBinary:
+			return JsonContainerIsArray(v->val.binary.data) ? "an array" : "an object";
+		default:
+			return "a JSON value";
+	}
+}
+
+static void
+pg_attribute_noreturn()
+wrong_type(const char *key, const char *expected, JsonbValue *v)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("configuration key \"%s\" must be %s, not %s",
+					key, expected, jbv_type_name(v))));
+}
+
+/* A string-valued key: non-empty, at most INNGEST_MAX_ID_LEN bytes */
+static char *
+get_name_value(JsonbValue *v, const char *key)
+{
+	if (v->type != jbvString)
+		wrong_type(key, "a string", v);
+	if (v->val.string.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("configuration key \"%s\" must not be empty", key)));
+	if (v->val.string.len > INNGEST_MAX_ID_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("configuration key \"%s\" is too long", key),
+				 errdetail("The limit is %d bytes.", INNGEST_MAX_ID_LEN)));
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+static void
+pg_attribute_noreturn()
+unsupported_key(const char *key)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("configuration key \"%s\" is not supported yet", key),
+			 errdetail("inngest_pg rejects it rather than silently ignoring it.")));
+}
+
+static void
+pg_attribute_noreturn()
+unknown_key(const char *key, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown configuration key \"%s\"", key),
+			 errhint("%s", hint)));
+}
+
+/* Check that the top-level object has only keys we know */
+static void
+check_top_level_keys(Jsonb *config)
+{
+	JsonbIterator *it = JsonbIteratorInit(&config->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		int			i;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		if (strcmp(key, "id") == 0 || strcmp(key, "name") == 0 ||
+			strcmp(key, "triggers") == 0 || strcmp(key, "event") == 0 ||
+			strcmp(key, "if") == 0 || strcmp(key, "retries") == 0)
+			continue;
+		if (strcmp(key, "cron") == 0)
+			unsupported_key(key);
+		for (i = 0; i < lengthof(unsupported_keys); i++)
+			if (strcmp(key, unsupported_keys[i]) == 0)
+				unsupported_key(key);
+		unknown_key(key, "Valid keys are id, name, triggers (or event and if), and retries.");
+	}
+}
+
+/* Parse one trigger object {"event": ..., "if": ...} */
+static void
+parse_trigger_object(JsonbContainer *obj, const char *prefix, List **triggers)
+{
+	JsonbIterator *it = JsonbIteratorInit(obj);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	TriggerConfig *tc = palloc0(sizeof(TriggerConfig));
+	char	   *key;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_KEY)
+			continue;
+		key = psprintf("%s.%.*s", prefix, v.val.string.len, v.val.string.val);
+		if (v.val.string.len == 5 && strncmp(v.val.string.val, "event", 5) == 0)
+			continue;
+		if (v.val.string.len == 2 && strncmp(v.val.string.val, "if", 2) == 0)
+			continue;
+		if (v.val.string.len == 4 && strncmp(v.val.string.val, "cron", 4) == 0)
+			unsupported_key(key);
+		unknown_key(key, "A trigger has \"event\" and an optional \"if\".");
+	}
+
+	key = psprintf("%s.event", prefix);
+	if (!get_key(obj, "event", &v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("configuration key \"%s\" is required", key)));
+	tc->event = get_name_value(&v, key);
+
+	if (get_key(obj, "if", &v) && v.type != jbvNull)
+	{
+		key = psprintf("%s.if", prefix);
+		if (v.type != jbvString)
+			wrong_type(key, "a string", &v);
+		tc->expression = pnstrdup(v.val.string.val, v.val.string.len);
+		tc->condition = expr_compile(tc->expression, EXPR_SCOPE_EVENT, key);
+	}
+	*triggers = lappend(*triggers, tc);
+}
+
+/* The triggers of a configuration: "triggers": [...] or "event"/"if" */
+static List *
+parse_triggers(Jsonb *config)
+{
+	List	   *triggers = NIL;
+	JsonbValue	v;
+	bool		has_event = get_key(&config->root, "event", &v);
+
+	if (get_key(&config->root, "triggers", &v))
+	{
+		JsonbIterator *it;
+		JsonbValue	elem;
+		JsonbIteratorToken tok;
+		int			n = 0;
+
+		if (has_event)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("configuration keys \"triggers\" and \"event\" cannot both be given"),
+					 errhint("Put every trigger in \"triggers\".")));
+		if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
+			wrong_type("triggers", "an array", &v);
+
+		it = JsonbIteratorInit(v.val.binary.data);
+		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+		{
+			char	   *prefix;
+
+			if (tok != WJB_ELEM)
+				continue;
+			prefix = psprintf("triggers[%d]", n);
+			if (elem.type != jbvBinary || !JsonContainerIsObject(elem.val.binary.data))
+				wrong_type(prefix, "an object", &elem);
+			parse_trigger_object(elem.val.binary.data, prefix, &triggers);
+			n++;
+		}
+		if (get_key(&config->root, "if", &v))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("configuration key \"if\" belongs inside a trigger when \"triggers\" is given")));
+	}
+	else if (has_event)
+		parse_trigger_object(&config->root, "", &triggers);
+
+	if (triggers == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("function configuration has no trigger"),
+				 errhint("Add \"triggers\": [{\"event\": \"app/some.event\"}].")));
+	if (list_length(triggers) > INNGEST_MAX_TRIGGERS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("configuration key \"triggers\" has %d entries", list_length(triggers)),
+				 errdetail("A function may have at most %d triggers.", INNGEST_MAX_TRIGGERS)));
+	return triggers;
+}
+
+/* The handler must be (event jsonb) RETURNS jsonb and executable by us */
+static void
+check_handler(Oid handler)
+{
+	HeapTuple	tp;
+	Form_pg_proc proc;
+	AclResult	aclresult;
+	bool		ok;
+
+	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
+	if (!HeapTupleIsValid(tp))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("handler function with OID %u does not exist", handler)));
+	proc = (Form_pg_proc) GETSTRUCT(tp);
+	ok = proc->prokind == PROKIND_FUNCTION &&
+		proc->pronargs == 1 &&
+		proc->proargtypes.values[0] == JSONBOID &&
+		proc->prorettype == JSONBOID &&
+		!proc->proretset;
+	ReleaseSysCache(tp);
+
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("handler %s has the wrong signature",
+						format_procedure(handler)),
+				 errdetail("A handler must be a function (event jsonb) RETURNS jsonb.")));
+
+	aclresult = pg_proc_aclcheck(handler, GetUserId(), ACL_EXECUTE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(handler));
+}
+
+/*
+ * The owner of an existing definition, or InvalidOid; errors if it exists
+ * and the current user may not act as its owner.  Locks the row.
+ */
+static Oid
+check_existing_owner(const char *id, Oid caller, bool must_exist)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(id)};
+	Oid			owner = InvalidOid;
+	int			ret;
+
+	ret = SPI_execute_with_args("SELECT owner::pg_catalog.oid FROM inngest.functions "
+								"WHERE id = $1 FOR UPDATE",
+								1, argtypes, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read inngest.functions: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		if (must_exist)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("inngest function \"%s\" does not exist", id)));
+		return InvalidOid;
+	}
+	{
+		bool		isnull;
+
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	if (!has_privs_of_role(caller, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of inngest function \"%s\"", id),
+				 errdetail("It belongs to role %s.",
+						   GetUserNameFromId(owner, true) ? GetUserNameFromId(owner, true) : "(dropped)")));
+	return owner;
+}
+
+static void
+spi_exec_checked(const char *sql, int nargs, Oid *types, Datum *values,
+				 const char *nulls, int expected)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, types, values, nulls,
+											false, 0);
+
+	if (ret != expected)
+		elog(ERROR, "inngest_pg internal statement failed (%s): %s",
+			 SPI_result_code_string(ret), sql);
+}
+
+/*
+ * Validate a createFunction configuration and store it (upsert by id).
+ * All validation happens before the first write, so bad input changes
+ * nothing.  Returns the function id.
+ */
+char *
+catalog_create_function(Jsonb *config, Oid handler)
+{
+	JsonbValue	v;
+	char	   *id;
+	char	   *name;
+	int			retries = INNGEST_DEFAULT_RETRIES;
+	List	   *triggers;
+	ListCell   *lc;
+	Oid			caller = GetUserId();
+	Oid			save_userid;
+	int			save_sec;
+	int			position = 0;
+
+	if (!JB_ROOT_IS_OBJECT(config) || JB_ROOT_IS_SCALAR(config))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("function configuration must be a JSON object")));
+
+	check_top_level_keys(config);
+
+	if (!get_key(&config->root, "id", &v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("configuration key \"id\" is required")));
+	id = get_name_value(&v, "id");
+
+	name = id;
+	if (get_key(&config->root, "name", &v) && v.type != jbvNull)
+		name = get_name_value(&v, "name");
+
+	if (get_key(&config->root, "retries", &v) && v.type != jbvNull)
+	{
+		Numeric		num;
+		bool		have_error = false;
+
+		if (v.type != jbvNumeric)
+			wrong_type("retries", "a number", &v);
+		num = v.val.numeric;
+		retries = numeric_int4_opt_error(num, &have_error);
+		if (have_error ||
+			DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(num))) != 0 ||
+			retries < 0 || retries > INNGEST_MAX_RETRIES)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("configuration key \"retries\" must be an integer from 0 to %d",
+							INNGEST_MAX_RETRIES)));
+	}
+
+	triggers = parse_triggers(config);
+	check_handler(handler);
+
+	/* Store it, as the extension owner: users cannot write our tables */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	inngest_become_owner(&save_userid, &save_sec);
+	(void) check_existing_owner(id, caller, false);
+
+	{
+		Oid			types[7] = {TEXTOID, TEXTOID, OIDOID, OIDOID, INT4OID, JSONBOID,
+		TIMESTAMPTZOID};
+		Datum		values[7];
+
+		values[0] = CStringGetTextDatum(id);
+		values[1] = CStringGetTextDatum(name);
+		values[2] = ObjectIdGetDatum(handler);
+		values[3] = ObjectIdGetDatum(caller);
+		values[4] = Int32GetDatum(retries);
+		values[5] = JsonbPGetDatum(config);
+		values[6] = TimestampTzGetDatum(inngest_clock());
+		spi_exec_checked("INSERT INTO inngest.functions AS f "
+						 "(id, name, handler, owner, retries, config, created_at, updated_at) "
+						 "VALUES ($1, $2, $3::pg_catalog.regproc, $4::pg_catalog.regrole, "
+						 "$5, $6, $7, $7) "
+						 "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+						 "handler = excluded.handler, owner = excluded.owner, "
+						 "retries = excluded.retries, config = excluded.config, "
+						 "updated_at = excluded.updated_at",
+						 7, types, values, NULL, SPI_OK_INSERT);
+
+		spi_exec_checked("DELETE FROM inngest.triggers WHERE function_id = $1",
+						 1, types, values, NULL, SPI_OK_DELETE);
+	}
+
+	foreach(lc, triggers)
+	{
+		TriggerConfig *tc = lfirst(lc);
+		Oid			types[5] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, JSONPATHOID};
+		Datum		values[5];
+		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+		values[0] = CStringGetTextDatum(id);
+		values[1] = Int32GetDatum(position++);
+		values[2] = CStringGetTextDatum(tc->event);
+		if (tc->expression)
+		{
+			values[3] = CStringGetTextDatum(tc->expression);
+			values[4] = PointerGetDatum(tc->condition);
+		}
+		else
+			nulls[3] = nulls[4] = 'n';
+		spi_exec_checked("INSERT INTO inngest.triggers "
+						 "(function_id, position, event, expression, condition) "
+						 "VALUES ($1, $2, $3, $4, $5)",
+						 5, types, values, nulls, SPI_OK_INSERT);
+	}
+
+	inngest_restore_user(save_userid, save_sec);
+	SPI_finish();
+
+	/* every backend, this one included, rebuilds its cache */
+	CacheInvalidateRelcacheByRelid(catalog_functions_relid());
+	return id;
+}
+
+/*
+ * Remove a definition.  Runs not started yet are cancelled; a run being
+ * driven right now notices at its next step that its function is gone.
+ */
+void
+catalog_delete_function(const char *id)
+{
+	Oid			caller = GetUserId();
+	Oid			save_userid;
+	int			save_sec;
+	Oid			types[2] = {TEXTOID, TIMESTAMPTZOID};
+	Datum		values[2];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	inngest_become_owner(&save_userid, &save_sec);
+	values[0] = CStringGetTextDatum(id);
+	(void) check_existing_owner(id, caller, true);
+
+	spi_exec_checked("DELETE FROM inngest.functions WHERE id = $1",
+					 1, types, values, NULL, SPI_OK_DELETE);
+	values[1] = TimestampTzGetDatum(inngest_clock());
+	spi_exec_checked("UPDATE inngest.runs SET status = 'cancelled', ended_at = $2, "
+					 "wake_at = NULL "
+					 "WHERE function_id = $1 AND wake_at IS NOT NULL "
+					 "AND status IN ('queued', 'sleeping', 'waiting')",
+					 2, types, values, NULL, SPI_OK_UPDATE);
+
+	inngest_restore_user(save_userid, save_sec);
+	SPI_finish();
+
+	CacheInvalidateRelcacheByRelid(catalog_functions_relid());
+}

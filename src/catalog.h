@@ -1,0 +1,46 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.h
+ *	  Function definitions: validation of create_function's configuration
+ *	  and the backend-local cache the hot paths read.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef INNGEST_CATALOG_H
+#define INNGEST_CATALOG_H
+
+#include "inngest.h"
+
+#include "nodes/pg_list.h"
+#include "utils/jsonpath.h"
+
+/* A function definition, as the executor needs it */
+typedef struct InngestFunction
+{
+	char		id[INNGEST_KEY_SIZE];	/* hash key */
+	Oid			handler;
+	Oid			owner;
+	int			retries;
+} InngestFunction;
+
+/* One event trigger of a function */
+typedef struct InngestTrigger
+{
+	InngestFunction *function;
+	JsonPath   *condition;		/* compiled "if", or NULL */
+} InngestTrigger;
+
+/*
+ * The cache is rebuilt only by catalog_refresh(); an invalidation merely
+ * marks it stale.  So pointers returned by the lookups stay valid until the
+ * caller's next catalog_refresh().
+ */
+extern void catalog_refresh(void);
+extern InngestFunction *catalog_lookup_function(const char *id);
+extern List *catalog_event_triggers(const char *name, int len);
+extern void catalog_invalidate(void);
+
+extern char *catalog_create_function(Jsonb *config, Oid handler);
+extern void catalog_delete_function(const char *id);
+
+#endif							/* INNGEST_CATALOG_H */

@@ -1,0 +1,1260 @@
+/*-------------------------------------------------------------------------
+ *
+ * executor.c
+ *	  Drive one run: call the handler, run the step it reaches, replay.
+ *
+ * The execution model (DESIGN.md section 3):
+ *
+ * 1. The handler is called inside a subtransaction with the run's memo
+ *	  (step id -> output) in backend memory.
+ * 2. A step_* call with a memoized id returns the memo.  With a new id it
+ *	  records the step in RunState.pending and raises IG900; every later
+ *	  step_* call of that invocation raises again at once, so a handler that
+ *	  swallows the error with EXCEPTION WHEN OTHERS cannot get past it.
+ * 3. However the handler ends, if a step is pending we roll its
+ *	  subtransaction back (code outside steps leaves no trace), run the step
+ *	  in a subtransaction of its own, and insert its memo row in the same
+ *	  transaction as the step's writes: they commit together, once.
+ * 4. We call the handler again (replay) until it returns (the run
+ *	  completes, with the handler's own writes), fails, or blocks.
+ * 5. A failed step is rolled back, its attempt and error recorded, and the
+ *	  run is requeued with Inngest's backoff.
+ *
+ * A worker commits after every step (the checkpoint); inngest.tick() runs
+ * inside the caller's transaction and only advances the command counter.
+ *
+ * A run being driven holds a session-level advisory lock on its id, taken
+ * in the transaction that claims it.  Runs are claimed only from the due
+ * index (wake_at <= now), which never holds running runs; the lock lets
+ * executor_recover() tell a run whose driver died from one still driven.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "inngest.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/lock.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/snapmgr.h"
+
+#include "catalog.h"
+#include "executor.h"
+#include "guc.h"
+#include "ingest.h"
+#include "worker.h"
+
+/* Occurrences of a step id within one invocation */
+typedef struct SeenEntry
+{
+	char		key[INNGEST_KEY_SIZE];	/* hash key: the step id as written */
+	int			count;
+} SeenEntry;
+
+typedef enum InvokeResult
+{
+	INVOKE_COMPLETED,			/* the handler returned; output is set */
+	INVOKE_STEP,				/* a new step is pending */
+	INVOKE_ERROR				/* the handler failed outside any step */
+} InvokeResult;
+
+/* Prepared statements of the hot path, kept for the backend's life */
+typedef struct ExecutorPlans
+{
+	SPIPlanPtr	claim;
+	SPIPlanPtr	load_memo;
+	SPIPlanPtr	insert_step;
+	SPIPlanPtr	upsert_step;
+	SPIPlanPtr	reset_attempt;
+	SPIPlanPtr	run_status;
+	SPIPlanPtr	complete;
+	SPIPlanPtr	fail;
+	SPIPlanPtr	retry;
+} ExecutorPlans;
+
+static ExecutorPlans plans;
+
+/* The run this backend is driving, if any */
+static RunState *current_run = NULL;
+
+/*
+ * The run claimed last, until its drive ends normally: after an internal
+ * error escapes the drive, the worker uses it to requeue that run.
+ */
+static int64 claimed_run_id = 0;
+
+/*
+ * Inngest's retry backoff, by number of failed attempts; jitter of up to
+ * 10% is added so that runs failing together do not retry together.
+ */
+static const int backoff_seconds[] = {
+	15, 30, 60, 120, 300, 600, 1200, 2400, 3600, 7200,
+	14400, 28800, 43200, 86400
+};
+
+static SPIPlanPtr prepare(SPIPlanPtr *slot, const char *sql, int nargs,
+						  const Oid *types);
+static RunState *run_state_create(int64 run_id, const char *function_id,
+								  Jsonb *event, int attempt, bool commit_steps);
+static void run_state_free(RunState *run);
+static bool lock_run(int64 run_id, bool session);
+static void unlock_run(int64 run_id);
+static void load_memo(RunState *run);
+static void drive(RunState *run);
+static InvokeResult invoke_handler(RunState *run, Jsonb **output,
+								   ErrorData **edata);
+static bool execute_step(RunState *run, Jsonb **output, ErrorData **edata);
+static bool checkpoint(RunState *run);
+static void handle_failure(RunState *run, bool in_step, ErrorData *edata);
+static void complete_run(RunState *run, Jsonb *output);
+static void fail_run(RunState *run, Jsonb *error);
+static Jsonb *error_to_jsonb(ErrorData *edata);
+static Jsonb *value_to_jsonb(Datum value, Oid typid);
+static bool is_non_retriable(int sqlerrcode);
+
+/* ----------------------------------------------------------------------
+ * Interface for the step functions (steps.c)
+ * ----------------------------------------------------------------------
+ */
+
+/* The run being driven, or NULL; for run_id() and attempt() */
+RunState *
+executor_active_run(void)
+{
+	return current_run;
+}
+
+/*
+ * The run whose handler is executing, or an error naming the caller: step
+ * functions are meaningful only there (not outside a run, not in a step).
+ */
+RunState *
+executor_current_run(const char *caller)
+{
+	if (current_run == NULL || !current_run->in_handler)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s can only be called by a handler that inngest_pg is running", caller),
+				 errhint("Register the handler with inngest.create_function() and send it an event.")));
+	if (current_run->in_step)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot be called inside a step", caller),
+				 errdetail("Steps cannot be nested; call it from the handler itself.")));
+	return current_run;
+}
+
+/* Raise the internal "step discovered" signal for the pending step */
+static void
+pg_attribute_noreturn()
+raise_discovered(RunState *run)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INNGEST_STEP_DISCOVERED),
+			 errmsg("inngest step \"%s\" must run before the handler can continue",
+					run->pending.key),
+			 errhint("inngest_pg raises this to interrupt the handler; a handler must not swallow it.")));
+}
+
+/*
+ * The memo key of the next occurrence of step_id in this invocation: the id
+ * itself, then "id:1", "id:2", ... so that steps in loops stay distinct.
+ * Once a step is pending every step call re-raises at once.
+ */
+char *
+executor_step_key(RunState *run, const char *step_id)
+{
+	char		base[INNGEST_KEY_SIZE];
+	bool		found;
+	SeenEntry  *seen;
+	size_t		len = strlen(step_id);
+
+	if (run->discovered)
+		raise_discovered(run);
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("step id must not be empty")));
+	if (len > INNGEST_MAX_ID_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("step id \"%.40s...\" is too long", step_id),
+				 errdetail("The limit is %d bytes.", INNGEST_MAX_ID_LEN)));
+
+	strlcpy(base, step_id, sizeof(base));
+	seen = hash_search(run->seen, base, HASH_ENTER, &found);
+	seen->count = found ? seen->count + 1 : 0;
+
+	if (seen->count == 0)
+		return MemoryContextStrdup(run->invoke_cxt, base);
+	return MemoryContextStrdup(run->invoke_cxt,
+							   psprintf("%s:%d", base, seen->count));
+}
+
+MemoEntry *
+executor_memo_lookup(RunState *run, const char *key)
+{
+	return hash_search(run->memo, key, HASH_FIND, NULL);
+}
+
+/*
+ * Record run->pending as the invocation's new step and interrupt the
+ * handler.  The caller has filled run->pending (in run->invoke_cxt).
+ */
+void
+executor_discover(RunState *run)
+{
+	if (run->nsteps >= INNGEST_MAX_STEPS)
+	{
+		run->limit_exceeded = true;
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("run %lld exceeded the limit of %d steps",
+						(long long) run->run_id, INNGEST_MAX_STEPS)));
+	}
+	run->discovered = true;
+	raise_discovered(run);
+}
+
+/* ----------------------------------------------------------------------
+ * Run state and locks
+ * ----------------------------------------------------------------------
+ */
+
+static SPIPlanPtr
+prepare(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) types);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = plan;
+	}
+	return *slot;
+}
+
+static RunState *
+run_state_create(int64 run_id, const char *function_id, Jsonb *event,
+				 int attempt, bool commit_steps)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext,
+											  "inngest run",
+											  ALLOCSET_DEFAULT_SIZES);
+	RunState   *run = MemoryContextAllocZero(cxt, sizeof(RunState));
+	HASHCTL		ctl;
+
+	run->cxt = cxt;
+	run->invoke_cxt = AllocSetContextCreate(cxt, "inngest invocation",
+											ALLOCSET_DEFAULT_SIZES);
+	run->run_id = run_id;
+	strlcpy(run->function_id, function_id, sizeof(run->function_id));
+	run->event = (Jsonb *) MemoryContextAlloc(cxt, VARSIZE(event));
+	memcpy(run->event, event, VARSIZE(event));
+	run->attempt = attempt;
+	run->commit_steps = commit_steps;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = INNGEST_KEY_SIZE;
+	ctl.entrysize = sizeof(MemoEntry);
+	ctl.hcxt = cxt;
+	run->memo = hash_create("inngest memo", 16, &ctl,
+							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	return run;
+}
+
+static void
+run_state_free(RunState *run)
+{
+	if (current_run == run)
+		current_run = NULL;
+	MemoryContextDelete(run->cxt);
+}
+
+/* The per-invocation state: step-id occurrence counts, the pending step */
+static void
+reset_invocation(RunState *run)
+{
+	HASHCTL		ctl;
+
+	MemoryContextReset(run->invoke_cxt);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = INNGEST_KEY_SIZE;
+	ctl.entrysize = sizeof(SeenEntry);
+	ctl.hcxt = run->invoke_cxt;
+	run->seen = hash_create("inngest step ids", 16, &ctl,
+							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	run->discovered = false;
+	memset(&run->pending, 0, sizeof(run->pending));
+}
+
+static void
+set_run_locktag(LOCKTAG *tag, int64 run_id)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId,
+						 (uint32) ((uint64) run_id >> 32),
+						 (uint32) run_id,
+						 INNGEST_LOCKTAG_RUN);
+}
+
+/* Try to take the lock that says "this run has a live driver" */
+static bool
+lock_run(int64 run_id, bool session)
+{
+	LOCKTAG		tag;
+
+	set_run_locktag(&tag, run_id);
+	return LockAcquire(&tag, ExclusiveLock, session, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+static void
+unlock_run(int64 run_id)
+{
+	LOCKTAG		tag;
+
+	set_run_locktag(&tag, run_id);
+	LockRelease(&tag, ExclusiveLock, true);
+}
+
+/* Load the outputs of the run's completed steps */
+static void
+load_memo(RunState *run)
+{
+	static const Oid types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run->run_id)};
+	SPIPlanPtr	plan;
+	int			ret;
+	uint64		i;
+
+	plan = prepare(&plans.load_memo,
+				   "SELECT step_id, output FROM inngest.steps "
+				   "WHERE run_id = $1 AND status = 'completed'", 1, types);
+	ret = SPI_execute_plan(plan, values, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not load the memo of run %lld", (long long) run->run_id);
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *key = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+		Datum		output = SPI_getbinval(tup, desc, 2, &isnull);
+		MemoEntry  *m;
+		char		keybuf[INNGEST_KEY_SIZE];
+
+		strlcpy(keybuf, key, sizeof(keybuf));
+		m = hash_search(run->memo, keybuf, HASH_ENTER, NULL);
+		m->output = NULL;
+		if (!isnull)
+		{
+			Jsonb	   *j = DatumGetJsonbP(output);
+
+			m->output = MemoryContextAlloc(run->cxt, VARSIZE(j));
+			memcpy(m->output, j, VARSIZE(j));
+		}
+		run->nsteps++;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* ----------------------------------------------------------------------
+ * Claiming and driving
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * Claim the next due run and drive it as far as it can go now.  Must be
+ * called in a transaction with SPI connected, as the extension owner.
+ * Returns false when no run is due.
+ */
+bool
+executor_run_next(bool commit_steps)
+{
+	static const Oid types[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
+	SPIPlanPtr	plan;
+	int			ret;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int64		run_id;
+	char	   *function_id;
+	Jsonb	   *event;
+	int			attempt;
+	bool		fresh;
+	RunState   *run;
+	InngestFunction *fn;
+
+	if (current_run != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("a run cannot drive other runs"),
+				 errhint("Do not call inngest.tick() from a handler or a step.")));
+
+	plan = prepare(&plans.claim,
+				   "WITH c AS (SELECT id, started_at IS NULL AS fresh "
+				   "  FROM inngest.runs WHERE wake_at <= $1 "
+				   "  ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+				   "UPDATE inngest.runs r SET status = 'running', "
+				   "  started_at = COALESCE(r.started_at, $1), wake_at = NULL "
+				   "FROM c WHERE r.id = c.id "
+				   "RETURNING r.id, r.function_id, r.event, r.attempt, c.fresh",
+				   1, types);
+	values[0] = TimestampTzGetDatum(inngest_clock());
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not claim a run: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return false;
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	run_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	function_id = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+	event = DatumGetJsonbP(SPI_getbinval(tup, desc, 3, &isnull));
+	attempt = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+	fresh = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+
+	/* a live driver holds the lock only in a race we lost: leave it be */
+	if (!lock_run(run_id, true))
+		return true;
+	claimed_run_id = run_id;
+
+	run = run_state_create(run_id, function_id, event, attempt, commit_steps);
+	SPI_freetuptable(SPI_tuptable);
+
+	PG_TRY();
+	{
+		catalog_refresh();
+		fn = catalog_lookup_function(run->function_id);
+		if (fn == NULL)
+			fail_run(run, error_to_jsonb(NULL));
+		else
+		{
+			AclResult	aclresult;
+
+			run->handler = fn->handler;
+			run->owner = fn->owner;
+			run->retries = fn->retries;
+			fmgr_info_cxt(run->handler, &run->flinfo, run->cxt);
+
+			aclresult = pg_proc_aclcheck(run->handler, run->owner, ACL_EXECUTE);
+			if (aclresult != ACLCHECK_OK)
+			{
+				ErrorData	ed;
+
+				memset(&ed, 0, sizeof(ed));
+				ed.sqlerrcode = ERRCODE_INSUFFICIENT_PRIVILEGE;
+				ed.message = psprintf("role %s may no longer execute handler %s",
+									  GetUserNameFromId(run->owner, true),
+									  format_procedure(run->handler));
+				fail_run(run, error_to_jsonb(&ed));
+			}
+			else
+			{
+				if (!fresh)
+					load_memo(run);
+				current_run = run;
+				drive(run);
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		current_run = NULL;
+		unlock_run(run_id);
+		run_state_free(run);
+	}
+	PG_END_TRY();
+
+	claimed_run_id = 0;
+	return true;
+}
+
+int64
+executor_claimed_run(void)
+{
+	return claimed_run_id;
+}
+
+/*
+ * An internal error (not the handler's, not a step's: those are handled in
+ * the drive) escaped while driving run_id, and its transaction was rolled
+ * back.  Count it as a failed attempt, so that a run that keeps breaking
+ * the executor ends as failed instead of looping.  Runs in a new
+ * transaction with SPI connected.
+ */
+void
+executor_requeue_after_internal_error(int64 run_id, ErrorData *edata)
+{
+	Oid			types[4] = {INT8OID, JSONBOID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[4];
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	claimed_run_id = 0;
+	inngest_become_owner(&save_userid, &save_sec);
+	values[0] = Int64GetDatum(run_id);
+	values[1] = JsonbPGetDatum(error_to_jsonb(edata));
+	values[2] = TimestampTzGetDatum(inngest_clock());
+	values[3] = Int32GetDatum(backoff_seconds[0]);
+	ret = SPI_execute_with_args("UPDATE inngest.runs r SET "
+								"attempt = r.attempt + 1, error = $2, "
+								"status = CASE WHEN r.attempt + 1 > "
+								"  COALESCE(f.retries, 0) "
+								"  THEN 'failed' ELSE 'queued' END, "
+								"wake_at = CASE WHEN r.attempt + 1 > "
+								"  COALESCE(f.retries, 0) THEN NULL "
+								"  ELSE $3 + pg_catalog.make_interval(secs => "
+								"  $4 * pg_catalog.power(2, r.attempt)) END, "
+								"ended_at = CASE WHEN r.attempt + 1 > "
+								"  COALESCE(f.retries, 0) THEN $3 END "
+								"FROM inngest.runs r0 LEFT JOIN inngest.functions f "
+								"  ON f.id = r0.function_id "
+								"WHERE r.id = $1 AND r0.id = r.id "
+								"AND r.status IN ('queued', 'running')",
+								4, types, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(WARNING, "could not requeue run %lld after an internal error",
+			 (long long) run_id);
+	inngest_restore_user(save_userid, save_sec);
+	worker_request_wake();
+}
+
+/*
+ * The replay loop: invoke the handler, run the step it reaches, repeat
+ * until the run completes, fails or must wait.
+ */
+static void
+drive(RunState *run)
+{
+	for (;;)
+	{
+		Jsonb	   *output = NULL;
+		ErrorData  *edata = NULL;
+		InvokeResult result;
+
+		result = invoke_handler(run, &output, &edata);
+
+		if (run->limit_exceeded)
+		{
+			ErrorData	ed;
+
+			memset(&ed, 0, sizeof(ed));
+			ed.sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+			ed.message = psprintf("run exceeded the limit of %d steps",
+								  INNGEST_MAX_STEPS);
+			fail_run(run, error_to_jsonb(&ed));
+			return;
+		}
+
+		if (result == INVOKE_COMPLETED)
+		{
+			complete_run(run, output);
+			return;
+		}
+		if (result == INVOKE_ERROR)
+		{
+			handle_failure(run, false, edata);
+			return;
+		}
+
+		/* a new step: run it and checkpoint */
+		if (!execute_step(run, &output, &edata))
+		{
+			handle_failure(run, true, edata);
+			return;
+		}
+		if (!checkpoint(run))
+			return;
+	}
+}
+
+/*
+ * Call the handler once, in a subtransaction, as the function's owner.
+ * The subtransaction is kept only if the handler returned without reaching
+ * a new step: then its writes commit with the run's completion.
+ */
+static InvokeResult
+invoke_handler(RunState *run, Jsonb **output, ErrorData **edata)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec;
+	InvokeResult result;
+
+	reset_invocation(run);
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+
+	PG_TRY();
+	{
+		LOCAL_FCINFO(fcinfo, 1);
+		Datum		retval;
+
+		SetUserIdAndSecContext(run->owner,
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		PushActiveSnapshot(GetTransactionSnapshot());
+
+		InitFunctionCallInfoData(*fcinfo, &run->flinfo, 1, InvalidOid, NULL, NULL);
+		fcinfo->args[0].value = JsonbPGetDatum(run->event);
+		fcinfo->args[0].isnull = false;
+
+		run->in_handler = true;
+		retval = FunctionCallInvoke(fcinfo);
+		run->in_handler = false;
+
+		PopActiveSnapshot();
+		SetUserIdAndSecContext(save_userid, save_sec);
+
+		if (run->discovered)
+		{
+			/* the handler swallowed the signal: undo it all the same */
+			RollbackAndReleaseCurrentSubTransaction();
+			result = INVOKE_STEP;
+		}
+		else
+		{
+			*output = NULL;
+			if (!fcinfo->isnull)
+			{
+				Jsonb	   *j = DatumGetJsonbP(retval);
+
+				*output = MemoryContextAlloc(run->cxt, VARSIZE(j));
+				memcpy(*output, j, VARSIZE(j));
+			}
+			ReleaseCurrentSubTransaction();
+			result = INVOKE_COMPLETED;
+		}
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		run->in_handler = false;
+		MemoryContextSwitchTo(run->cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+
+		/* also restores the user id and pops the snapshot */
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		if (run->discovered)
+			result = INVOKE_STEP;
+		else
+		{
+			*edata = ed;
+			result = INVOKE_ERROR;
+		}
+	}
+	PG_END_TRY();
+
+	return result;
+}
+
+/*
+ * Run the pending step in a subtransaction, as the function's owner, with
+ * the handler's search_path, and on success insert its memo row in the
+ * same transaction as its writes.  Returns false (with *edata) on failure,
+ * after rolling the step back.
+ */
+static bool
+execute_step(RunState *run, Jsonb **output, ErrorData **edata)
+{
+	PendingStep *step = &run->pending;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec;
+	volatile bool ok = true;
+	Jsonb	   *volatile result = NULL;
+	TimestampTz started = inngest_clock();
+
+	Assert(step->kind == STEP_RUN);
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+
+	PG_TRY();
+	{
+		int			nestlevel;
+		int			ret;
+
+		SetUserIdAndSecContext(run->owner,
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		nestlevel = NewGUCNestLevel();
+		if (step->search_path != NULL)
+			(void) set_config_option("search_path", step->search_path,
+									 PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+		PushActiveSnapshot(GetTransactionSnapshot());
+
+		run->in_step = true;
+		ret = SPI_execute_with_args(step->query, step->nargs, step->argtypes,
+									step->args, step->argnulls, false, 0);
+		run->in_step = false;
+		if (ret < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("step query failed: %s", SPI_result_code_string(ret))));
+
+		if (SPI_tuptable != NULL && SPI_processed > 0)
+		{
+			bool		isnull;
+			Datum		value = SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull)
+			{
+				Jsonb	   *j = value_to_jsonb(value,
+											   SPI_gettypeid(SPI_tuptable->tupdesc, 1));
+
+				if (VARSIZE(j) > (Size) inngest_max_step_output_size * 1024)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("output of step \"%s\" is too large (%zu bytes)",
+									step->key, (Size) VARSIZE(j)),
+							 errdetail("The limit is inngest.max_step_output_size = %d kB.",
+									   inngest_max_step_output_size)));
+				result = MemoryContextAlloc(run->cxt, VARSIZE(j));
+				memcpy(result, j, VARSIZE(j));
+			}
+		}
+		if (SPI_tuptable != NULL)
+			SPI_freetuptable(SPI_tuptable);
+
+		PopActiveSnapshot();
+		AtEOXact_GUC(true, nestlevel);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		run->in_step = false;
+		MemoryContextSwitchTo(run->cxt);
+		*edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		ok = false;
+	}
+	PG_END_TRY();
+
+	if (!ok)
+		return false;
+
+	/* the memo row, in the step's transaction */
+	{
+		static const Oid types[7] = {INT8OID, TEXTOID, INT4OID, JSONBOID,
+		INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Datum		values[7];
+		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		SPIPlanPtr	plan;
+		int			ret;
+
+		values[0] = Int64GetDatum(run->run_id);
+		values[1] = CStringGetTextDatum(step->key);
+		values[2] = Int32GetDatum(run->nsteps);
+		values[3] = result ? JsonbPGetDatum(result) : (Datum) 0;
+		nulls[3] = result ? ' ' : 'n';
+		values[4] = Int32GetDatum(run->attempt + 1);
+		values[5] = TimestampTzGetDatum(started);
+		values[6] = TimestampTzGetDatum(inngest_clock());
+
+		if (run->attempt == 0)
+			plan = prepare(&plans.insert_step,
+						   "INSERT INTO inngest.steps (run_id, step_id, position, kind, "
+						   "status, output, attempts, started_at, ended_at) "
+						   "VALUES ($1, $2, $3, 'run', 'completed', $4, $5, $6, $7)",
+						   7, types);
+		else
+			plan = prepare(&plans.upsert_step,
+						   "INSERT INTO inngest.steps AS s (run_id, step_id, position, kind, "
+						   "status, output, attempts, started_at, ended_at) "
+						   "VALUES ($1, $2, $3, 'run', 'completed', $4, $5, $6, $7) "
+						   "ON CONFLICT (run_id, step_id) DO UPDATE SET "
+						   "status = 'completed', output = excluded.output, "
+						   "attempts = excluded.attempts, ended_at = excluded.ended_at",
+						   7, types);
+		ret = SPI_execute_plan(plan, values, nulls, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not record step \"%s\"", step->key);
+
+		if (run->attempt > 0)
+		{
+			static const Oid rtypes[1] = {INT8OID};
+
+			plan = prepare(&plans.reset_attempt,
+						   "UPDATE inngest.runs SET attempt = 0, error = NULL "
+						   "WHERE id = $1", 1, rtypes);
+			ret = SPI_execute_plan(plan, values, NULL, false, 0);
+			if (ret != SPI_OK_UPDATE)
+				elog(ERROR, "could not update run %lld", (long long) run->run_id);
+			run->attempt = 0;
+		}
+	}
+
+	/* the replay sees the memo */
+	{
+		MemoEntry  *m = hash_search(run->memo, step->key, HASH_ENTER, NULL);
+
+		m->output = result;
+		run->nsteps++;
+	}
+	*output = result;
+	return true;
+}
+
+/*
+ * After a step: a worker commits (the checkpoint) and starts the next
+ * transaction; tick() only makes the step visible to the replay.  Returns
+ * false if the run must stop: its status was changed by someone else, or
+ * its function was deleted, while the step ran.
+ */
+static bool
+checkpoint(RunState *run)
+{
+	static const Oid types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run->run_id)};
+	SPIPlanPtr	plan;
+	int			ret;
+	bool		isnull;
+	char	   *status;
+	Oid			save_userid;
+	int			save_sec;
+
+	if (!run->commit_steps)
+	{
+		CommandCounterIncrement();
+		return true;
+	}
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	plan = prepare(&plans.run_status,
+				   "SELECT status FROM inngest.runs WHERE id = $1", 1, types);
+	ret = SPI_execute_plan(plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read run %lld", (long long) run->run_id);
+	if (SPI_processed == 0)
+		return false;
+	status = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	if (strcmp(status, "running") != 0)
+		return false;
+
+	catalog_refresh();
+	if (catalog_lookup_function(run->function_id) == NULL)
+	{
+		fail_run(run, error_to_jsonb(NULL));
+		return false;
+	}
+	return true;
+}
+
+/* ----------------------------------------------------------------------
+ * Outcomes
+ * ----------------------------------------------------------------------
+ */
+
+static bool
+is_non_retriable(int sqlerrcode)
+{
+	return sqlerrcode == ERRCODE_INNGEST_NON_RETRIABLE ||
+		sqlerrcode == ERRCODE_SYNTAX_ERROR ||
+		sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+}
+
+static TimestampTz
+backoff_until(int failures)
+{
+	int			idx = Min(failures, lengthof(backoff_seconds)) - 1;
+	int64		delay = (int64) backoff_seconds[idx] * USECS_PER_SEC;
+
+	delay += (int64) (pg_prng_double(&pg_global_prng_state) * 0.1 * delay);
+	return inngest_clock() + delay;
+}
+
+/*
+ * An attempt failed, in a step or in the handler outside any step.  Either
+ * requeue the run after the backoff or, when retries are exhausted or the
+ * error is non-retriable, fail it.
+ */
+static void
+handle_failure(RunState *run, bool in_step, ErrorData *edata)
+{
+	int			failures = run->attempt + 1;
+	bool		final = is_non_retriable(edata->sqlerrcode) ||
+		failures > run->retries;
+	Jsonb	   *error = error_to_jsonb(edata);
+	TimestampTz now = inngest_clock();
+	int			ret;
+
+	if (in_step)
+	{
+		static const Oid types[7] = {INT8OID, TEXTOID, INT4OID, TEXTOID,
+		JSONBOID, INT4OID, TIMESTAMPTZOID};
+		Datum		values[7];
+
+		values[0] = Int64GetDatum(run->run_id);
+		values[1] = CStringGetTextDatum(run->pending.key);
+		values[2] = Int32GetDatum(run->nsteps);
+		values[3] = CStringGetTextDatum(final ? "failed" : "retrying");
+		values[4] = JsonbPGetDatum(error);
+		values[5] = Int32GetDatum(failures);
+		values[6] = TimestampTzGetDatum(now);
+		ret = SPI_execute_with_args("INSERT INTO inngest.steps AS s (run_id, step_id, "
+									"position, kind, status, error, attempts, started_at, ended_at) "
+									"VALUES ($1, $2, $3, 'run', $4, $5, $6, $7, $7) "
+									"ON CONFLICT (run_id, step_id) DO UPDATE SET "
+									"status = excluded.status, error = excluded.error, "
+									"attempts = excluded.attempts, ended_at = excluded.ended_at",
+									7, (Oid *) types, values, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not record the failure of step \"%s\"",
+				 run->pending.key);
+	}
+
+	if (final)
+	{
+		run->attempt = failures;
+		fail_run(run, error);
+		return;
+	}
+
+	{
+		static const Oid types[4] = {INT8OID, INT4OID, JSONBOID, TIMESTAMPTZOID};
+		Datum		values[4];
+		SPIPlanPtr	plan;
+
+		values[0] = Int64GetDatum(run->run_id);
+		values[1] = Int32GetDatum(failures);
+		values[2] = JsonbPGetDatum(error);
+		values[3] = TimestampTzGetDatum(backoff_until(failures));
+		plan = prepare(&plans.retry,
+					   "UPDATE inngest.runs SET status = 'queued', attempt = $2, "
+					   "error = $3, wake_at = $4 WHERE id = $1", 4, types);
+		ret = SPI_execute_plan(plan, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not requeue run %lld", (long long) run->run_id);
+		worker_request_wake();
+	}
+}
+
+/* Build {"function_id", "run_id", "event", key: value} for system events */
+static Jsonb *
+system_event_data(RunState *run, const char *key, Jsonb *value)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	k;
+	JsonbValue	v;
+
+#define PUSH_KEY(s) \
+	do { k.type = jbvString; k.val.string.val = (s); \
+		 k.val.string.len = strlen(s); \
+		 (void) pushJsonbValue(&state, WJB_KEY, &k); } while (0)
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	PUSH_KEY("function_id");
+	v.type = jbvString;
+	v.val.string.val = run->function_id;
+	v.val.string.len = strlen(run->function_id);
+	(void) pushJsonbValue(&state, WJB_VALUE, &v);
+	PUSH_KEY("run_id");
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(run->run_id);
+	(void) pushJsonbValue(&state, WJB_VALUE, &v);
+	PUSH_KEY("event");
+	v.type = jbvBinary;
+	v.val.binary.data = &run->event->root;
+	v.val.binary.len = VARSIZE(run->event) - VARHDRSZ;
+	(void) pushJsonbValue(&state, WJB_VALUE, &v);
+	PUSH_KEY((char *) key);
+	if (value == NULL)
+	{
+		v.type = jbvNull;
+		(void) pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	else if (JB_ROOT_IS_SCALAR(value))
+	{
+		JsonbValue	scalar;
+
+		(void) JsonbExtractScalar(&value->root, &scalar);
+		(void) pushJsonbValue(&state, WJB_VALUE, &scalar);
+	}
+	else
+	{
+		v.type = jbvBinary;
+		v.val.binary.data = &value->root;
+		v.val.binary.len = VARSIZE(value) - VARHDRSZ;
+		(void) pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+#undef PUSH_KEY
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+static void
+complete_run(RunState *run, Jsonb *output)
+{
+	static const Oid types[3] = {INT8OID, JSONBOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	SPIPlanPtr	plan;
+	int			ret;
+
+	if (output != NULL && VARSIZE(output) > (Size) inngest_max_step_output_size * 1024)
+	{
+		ErrorData	ed;
+
+		memset(&ed, 0, sizeof(ed));
+		ed.sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		ed.message = psprintf("output of run %lld is too large (%zu bytes)",
+							  (long long) run->run_id, (Size) VARSIZE(output));
+		fail_run(run, error_to_jsonb(&ed));
+		return;
+	}
+
+	values[0] = Int64GetDatum(run->run_id);
+	values[1] = output ? JsonbPGetDatum(output) : (Datum) 0;
+	nulls[1] = output ? ' ' : 'n';
+	values[2] = TimestampTzGetDatum(inngest_clock());
+	plan = prepare(&plans.complete,
+				   "UPDATE inngest.runs SET status = 'completed', output = $2, "
+				   "error = NULL, attempt = 0, ended_at = $3, wake_at = NULL "
+				   "WHERE id = $1", 3, types);
+	ret = SPI_execute_plan(plan, values, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not complete run %lld", (long long) run->run_id);
+
+	ingest_send_event("inngest/function.finished",
+					  system_event_data(run, "result", output));
+}
+
+static void
+fail_run(RunState *run, Jsonb *error)
+{
+	static const Oid types[4] = {INT8OID, JSONBOID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[4];
+	SPIPlanPtr	plan;
+	int			ret;
+
+	values[0] = Int64GetDatum(run->run_id);
+	values[1] = JsonbPGetDatum(error);
+	values[2] = TimestampTzGetDatum(inngest_clock());
+	values[3] = Int32GetDatum(run->attempt);
+	plan = prepare(&plans.fail,
+				   "UPDATE inngest.runs SET status = 'failed', error = $2, "
+				   "attempt = $4, ended_at = $3, wake_at = NULL WHERE id = $1",
+				   4, types);
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not fail run %lld", (long long) run->run_id);
+
+	ingest_send_event("inngest/function.failed",
+					  system_event_data(run, "error", error));
+}
+
+/*
+ * An error as jsonb: {"message", "sqlstate", "detail", "hint", "context"}.
+ * NULL stands for "the run's function no longer exists".
+ */
+static Jsonb *
+error_to_jsonb(ErrorData *edata)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	k;
+	JsonbValue	v;
+	ErrorData	gone;
+
+	if (edata == NULL)
+	{
+		memset(&gone, 0, sizeof(gone));
+		gone.sqlerrcode = ERRCODE_UNDEFINED_OBJECT;
+		gone.message = "the run's function was deleted";
+		edata = &gone;
+	}
+
+#define PUSH_TEXT(name, s) \
+	do { if ((s) != NULL) { \
+		k.type = jbvString; k.val.string.val = (name); \
+		k.val.string.len = strlen(name); \
+		(void) pushJsonbValue(&state, WJB_KEY, &k); \
+		v.type = jbvString; v.val.string.val = (char *) (s); \
+		v.val.string.len = strlen(s); \
+		(void) pushJsonbValue(&state, WJB_VALUE, &v); } } while (0)
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	PUSH_TEXT("message", edata->message ? edata->message : "unknown error");
+	PUSH_TEXT("sqlstate", unpack_sql_state(edata->sqlerrcode));
+	PUSH_TEXT("detail", edata->detail);
+	PUSH_TEXT("hint", edata->hint);
+	PUSH_TEXT("context", edata->context);
+#undef PUSH_TEXT
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * Convert any SQL value to jsonb as to_jsonb() would.  to_jsonb looks up
+ * its argument's type in the call expression, so we give it one.
+ */
+static Jsonb *
+value_to_jsonb(Datum value, Oid typid)
+{
+	FmgrInfo	flinfo;
+	FuncExpr   *expr;
+
+	if (typid == JSONBOID)
+		return DatumGetJsonbP(value);
+
+	fmgr_info(F_TO_JSONB, &flinfo);
+	expr = makeFuncExpr(F_TO_JSONB, JSONBOID,
+						list_make1(makeNullConst(typid, -1, InvalidOid)),
+						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	flinfo.fn_expr = (Node *) expr;
+	return DatumGetJsonbP(FunctionCall1(&flinfo, value));
+}
+
+/* ----------------------------------------------------------------------
+ * tick(), wake-up times and recovery
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * Do the work due now in the calling session's transaction: claim and
+ * drive runs until none is due (including runs this work created) or
+ * max_runs have been advanced.  Returns the number of runs advanced.
+ */
+int
+executor_tick(int max_runs)
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			count = 0;
+
+	if (current_run != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("inngest.tick() cannot be called inside a run")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	inngest_become_owner(&save_userid, &save_sec);
+
+	while (max_runs <= 0 || count < max_runs)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!executor_run_next(false))
+			break;
+		CommandCounterIncrement();
+		count++;
+	}
+
+	inngest_restore_user(save_userid, save_sec);
+	SPI_finish();
+	return count;
+}
+
+/* The earliest wake-up time of any run, or 0 when none is scheduled */
+TimestampTz
+executor_next_wake(void)
+{
+	int			ret;
+	bool		isnull;
+	Datum		d;
+
+	ret = SPI_execute("SELECT pg_catalog.min(wake_at) FROM inngest.runs "
+					  "WHERE wake_at IS NOT NULL", true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed == 0)
+		return 0;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/*
+ * Requeue runs left "running" by a driver that is gone (a crash, a killed
+ * session): their advisory lock is free.  Returns how many were requeued.
+ */
+int
+executor_recover(void)
+{
+	static const Oid types[2] = {INT8OID, TIMESTAMPTZOID};
+	int			ret;
+	uint64		i;
+	uint64		n;
+	int64	   *ids;
+	int			count = 0;
+
+	ret = SPI_execute("SELECT id FROM inngest.runs WHERE status = 'running' "
+					  "FOR UPDATE SKIP LOCKED", false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not look for interrupted runs");
+	n = SPI_processed;
+	ids = palloc(sizeof(int64) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[2];
+
+		if (!lock_run(ids[i], false))
+			continue;			/* a live driver has it */
+		values[0] = Int64GetDatum(ids[i]);
+		values[1] = TimestampTzGetDatum(inngest_clock());
+		ret = SPI_execute_with_args("UPDATE inngest.runs SET status = 'queued', "
+									"wake_at = $2 WHERE id = $1",
+									2, (Oid *) types, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not requeue run %lld", (long long) ids[i]);
+		count++;
+	}
+	if (count > 0)
+		worker_request_wake();
+	return count;
+}

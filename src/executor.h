@@ -1,0 +1,84 @@
+/*-------------------------------------------------------------------------
+ *
+ * executor.h
+ *	  Driving one run: replay of the handler, steps run outside it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef INNGEST_EXECUTOR_H
+#define INNGEST_EXECUTOR_H
+
+#include "inngest.h"
+
+#include "fmgr.h"
+#include "utils/hsearch.h"
+
+typedef enum StepKind
+{
+	STEP_RUN
+} StepKind;
+
+/* A completed step's memoized output */
+typedef struct MemoEntry
+{
+	char		key[INNGEST_KEY_SIZE];	/* hash key: the step id */
+	Jsonb	   *output;			/* NULL for SQL NULL */
+} MemoEntry;
+
+/* The first new step an invocation of the handler reached */
+typedef struct PendingStep
+{
+	char		key[INNGEST_KEY_SIZE];
+	StepKind	kind;
+	char	   *query;			/* STEP_RUN: SQL text and bound arguments */
+	int			nargs;
+	Oid		   *argtypes;
+	Datum	   *args;
+	char	   *argnulls;		/* SPI convention: 'n' or ' ' */
+	char	   *search_path;	/* the handler's, so names resolve alike */
+} PendingStep;
+
+/*
+ * Backend-local state of the run being driven.  It lives in its own memory
+ * context for the whole drive, across the transactions a worker commits
+ * between steps.
+ */
+typedef struct RunState
+{
+	int64		run_id;
+	char		function_id[INNGEST_KEY_SIZE];
+	Oid			handler;
+	Oid			owner;
+	int			retries;
+	Jsonb	   *event;
+	int			attempt;		/* failures so far of what runs next */
+	bool		commit_steps;	/* worker: commit after every step */
+
+	MemoryContext cxt;			/* the whole drive */
+	MemoryContext invoke_cxt;	/* one invocation of the handler */
+	FmgrInfo	flinfo;			/* the handler */
+	HTAB	   *memo;			/* step id -> MemoEntry */
+	int			nsteps;			/* completed steps */
+	HTAB	   *seen;			/* this invocation: step id -> occurrences */
+
+	bool		in_handler;
+	bool		in_step;
+	bool		discovered;		/* pending holds a step to run */
+	bool		limit_exceeded;
+	PendingStep pending;
+} RunState;
+
+extern RunState *executor_current_run(const char *caller);
+extern RunState *executor_active_run(void);
+extern char *executor_step_key(RunState *run, const char *step_id);
+extern MemoEntry *executor_memo_lookup(RunState *run, const char *key);
+extern void executor_discover(RunState *run) pg_attribute_noreturn();
+
+extern bool executor_run_next(bool commit_steps);
+extern int	executor_tick(int max_runs);
+extern TimestampTz executor_next_wake(void);
+extern int	executor_recover(void);
+extern int64 executor_claimed_run(void);
+extern void executor_requeue_after_internal_error(int64 run_id, ErrorData *edata);
+
+#endif							/* INNGEST_EXECUTOR_H */

@@ -1,0 +1,649 @@
+/*-------------------------------------------------------------------------
+ *
+ * expr.c
+ *	  Compile Inngest expressions to PostgreSQL jsonpath predicates.
+ *
+ * Inngest writes trigger conditions in a subset of CEL:
+ *
+ *		event.data.plan == 'pro' && event.data.seats > 3 || !event.data.trial
+ *
+ * We compile such a string once, at create_function time, into a jsonpath
+ * predicate ($."data"."plan" == "pro" && ...), which PostgreSQL evaluates
+ * with its own executor for every event, with no parsing on the hot path.
+ * A string starting with '$' is taken as raw jsonpath.
+ *
+ * Grammar (lowest precedence first):
+ *		or		:= and ('||' and)*
+ *		and		:= not ('&&' not)*
+ *		not		:= '!' not | cmp
+ *		cmp		:= sum (('=='|'!='|'<'|'<='|'>'|'>=') sum)?
+ *		sum		:= prod (('+'|'-') prod)*
+ *		prod	:= unary (('*'|'/'|'%') unary)*
+ *		unary	:= '-' unary | primary
+ *		primary := path | string | number | true | false | null | '(' or ')'
+ *		path	:= ('event'|'async') ('.' ident | '[' string ']' | '[' int ']')*
+ *
+ * Every sub-expression is either a value or a predicate; a value used where
+ * a predicate is needed (a bare "event.data.flag") means "== true", as in
+ * CEL where only a boolean may be tested.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "inngest.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
+
+#include "expr.h"
+
+typedef struct ExprParser
+{
+	const char *src;			/* the whole expression, for messages */
+	const char *p;				/* current position */
+	ExprScope	scope;
+	const char *key;			/* configuration key, for messages */
+} ExprParser;
+
+/* A compiled sub-expression: its jsonpath text and whether it is boolean */
+typedef struct ExprNode
+{
+	StringInfoData text;
+	bool		predicate;
+} ExprNode;
+
+static void parse_or(ExprParser *ps, ExprNode *out);
+static void parse_and(ExprParser *ps, ExprNode *out);
+static void parse_not(ExprParser *ps, ExprNode *out);
+static void parse_cmp(ExprParser *ps, ExprNode *out);
+static void parse_sum(ExprParser *ps, ExprNode *out);
+static void parse_prod(ExprParser *ps, ExprNode *out);
+static void parse_unary(ExprParser *ps, ExprNode *out);
+static void parse_primary(ExprParser *ps, ExprNode *out);
+static void parse_path(ExprParser *ps, ExprNode *out);
+static void append_json_string(StringInfo buf, const char *s, int len);
+static void as_predicate(ExprParser *ps, ExprNode *node);
+static void as_value(ExprParser *ps, ExprNode *node, const char *op);
+
+/* Report a syntax error at the parser's position, naming the config key */
+static void
+pg_attribute_noreturn()
+syntax_error(ExprParser *ps, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid expression in \"%s\": %s at position %d",
+					ps->key, what, (int) (ps->p - ps->src) + 1),
+			 errdetail("Expression: %s", ps->src),
+			 errhint("Expressions use Inngest's syntax, e.g. event.data.plan == 'pro' && event.data.seats > 3, or raw jsonpath starting with $.")));
+}
+
+static void
+skip_space(ExprParser *ps)
+{
+	while (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r')
+		ps->p++;
+}
+
+/* Consume the token tok if it comes next */
+static bool
+accept(ExprParser *ps, const char *tok)
+{
+	size_t		len = strlen(tok);
+
+	skip_space(ps);
+	if (strncmp(ps->p, tok, len) != 0)
+		return false;
+	/* keywords must not run into an identifier */
+	if (isalpha((unsigned char) tok[0]) &&
+		(isalnum((unsigned char) ps->p[len]) || ps->p[len] == '_'))
+		return false;
+	ps->p += len;
+	return true;
+}
+
+static void
+node_init(ExprNode *node)
+{
+	initStringInfo(&node->text);
+	node->predicate = false;
+}
+
+/* Turn a value into a predicate: CEL tests booleans only */
+static void
+as_predicate(ExprParser *ps, ExprNode *node)
+{
+	StringInfoData buf;
+
+	if (node->predicate)
+		return;
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "(%s == true)", node->text.data);
+	node->text = buf;
+	node->predicate = true;
+}
+
+static void
+as_value(ExprParser *ps, ExprNode *node, const char *op)
+{
+	if (node->predicate)
+	{
+		char		msg[128];
+
+		snprintf(msg, sizeof(msg), "a comparison cannot be an operand of \"%s\"", op);
+		syntax_error(ps, msg);
+	}
+}
+
+static void
+parse_or(ExprParser *ps, ExprNode *out)
+{
+	parse_and(ps, out);
+	while (accept(ps, "||"))
+	{
+		ExprNode	rhs;
+		StringInfoData buf;
+
+		node_init(&rhs);
+		parse_and(ps, &rhs);
+		as_predicate(ps, out);
+		as_predicate(ps, &rhs);
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "(%s || %s)", out->text.data, rhs.text.data);
+		out->text = buf;
+	}
+}
+
+static void
+parse_and(ExprParser *ps, ExprNode *out)
+{
+	parse_not(ps, out);
+	while (accept(ps, "&&"))
+	{
+		ExprNode	rhs;
+		StringInfoData buf;
+
+		node_init(&rhs);
+		parse_not(ps, &rhs);
+		as_predicate(ps, out);
+		as_predicate(ps, &rhs);
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "(%s && %s)", out->text.data, rhs.text.data);
+		out->text = buf;
+	}
+}
+
+static void
+parse_not(ExprParser *ps, ExprNode *out)
+{
+	skip_space(ps);
+	/* "!" but not "!=" (which cannot start an operand anyway) */
+	if (ps->p[0] == '!' && ps->p[1] != '=')
+	{
+		StringInfoData buf;
+
+		ps->p++;
+		parse_not(ps, out);
+		as_predicate(ps, out);
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "!(%s)", out->text.data);
+		out->text = buf;
+		return;
+	}
+	parse_cmp(ps, out);
+}
+
+static void
+parse_cmp(ExprParser *ps, ExprNode *out)
+{
+	static const char *const ops[] = {"==", "!=", "<=", ">=", "<", ">"};
+	int			i;
+
+	parse_sum(ps, out);
+	for (i = 0; i < lengthof(ops); i++)
+	{
+		if (accept(ps, ops[i]))
+		{
+			ExprNode	rhs;
+			StringInfoData buf;
+
+			node_init(&rhs);
+			parse_sum(ps, &rhs);
+			as_value(ps, out, ops[i]);
+			as_value(ps, &rhs, ops[i]);
+			initStringInfo(&buf);
+			appendStringInfo(&buf, "(%s %s %s)", out->text.data, ops[i],
+							 rhs.text.data);
+			out->text = buf;
+			out->predicate = true;
+			skip_space(ps);
+			if ((ps->p[0] == '=' || ps->p[0] == '<' || ps->p[0] == '>' ||
+				 (ps->p[0] == '!' && ps->p[1] == '=')))
+				syntax_error(ps, "comparisons cannot be chained");
+			return;
+		}
+	}
+}
+
+static void
+parse_sum(ExprParser *ps, ExprNode *out)
+{
+	parse_prod(ps, out);
+	for (;;)
+	{
+		const char *op;
+		ExprNode	rhs;
+		StringInfoData buf;
+
+		if (accept(ps, "+"))
+			op = "+";
+		else if (accept(ps, "-"))
+			op = "-";
+		else
+			return;
+		node_init(&rhs);
+		parse_prod(ps, &rhs);
+		as_value(ps, out, op);
+		as_value(ps, &rhs, op);
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "(%s %s %s)", out->text.data, op, rhs.text.data);
+		out->text = buf;
+	}
+}
+
+static void
+parse_prod(ExprParser *ps, ExprNode *out)
+{
+	parse_unary(ps, out);
+	for (;;)
+	{
+		const char *op;
+		ExprNode	rhs;
+		StringInfoData buf;
+
+		if (accept(ps, "*"))
+			op = "*";
+		else if (accept(ps, "/"))
+			op = "/";
+		else if (accept(ps, "%"))
+			op = "%";
+		else
+			return;
+		node_init(&rhs);
+		parse_unary(ps, &rhs);
+		as_value(ps, out, op);
+		as_value(ps, &rhs, op);
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "(%s %s %s)", out->text.data, op, rhs.text.data);
+		out->text = buf;
+	}
+}
+
+static void
+parse_unary(ExprParser *ps, ExprNode *out)
+{
+	if (accept(ps, "-"))
+	{
+		StringInfoData buf;
+
+		parse_unary(ps, out);
+		as_value(ps, out, "-");
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "(-%s)", out->text.data);
+		out->text = buf;
+		return;
+	}
+	parse_primary(ps, out);
+}
+
+/* Append s (len bytes) as a jsonpath string literal */
+static void
+append_json_string(StringInfo buf, const char *s, int len)
+{
+	int			i;
+
+	appendStringInfoChar(buf, '"');
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '"' || c == '\\')
+		{
+			appendStringInfoChar(buf, '\\');
+			appendStringInfoChar(buf, c);
+		}
+		else if (c < 0x20)
+			appendStringInfo(buf, "\\u%04x", c);
+		else
+			appendStringInfoChar(buf, c);
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+/* Parse a quoted string ('...' or "...") into buf, unescaped */
+static void
+parse_string(ExprParser *ps, StringInfo buf)
+{
+	char		quote = *ps->p++;
+
+	for (;;)
+	{
+		char		c = *ps->p;
+
+		if (c == '\0')
+			syntax_error(ps, "unterminated string");
+		ps->p++;
+		if (c == quote)
+			return;
+		if (c == '\\')
+		{
+			c = *ps->p++;
+			switch (c)
+			{
+				case 'n':
+					appendStringInfoChar(buf, '\n');
+					break;
+				case 't':
+					appendStringInfoChar(buf, '\t');
+					break;
+				case 'r':
+					appendStringInfoChar(buf, '\r');
+					break;
+				case '\\':
+				case '\'':
+				case '"':
+					appendStringInfoChar(buf, c);
+					break;
+				default:
+					ps->p--;
+					syntax_error(ps, "unknown escape in string");
+			}
+			continue;
+		}
+		appendStringInfoChar(buf, c);
+	}
+}
+
+static void
+parse_primary(ExprParser *ps, ExprNode *out)
+{
+	skip_space(ps);
+
+	if (*ps->p == '(')
+	{
+		ps->p++;
+		parse_or(ps, out);
+		skip_space(ps);
+		if (*ps->p != ')')
+			syntax_error(ps, "expected \")\"");
+		ps->p++;
+		/* keep the grouping in the output */
+		{
+			StringInfoData buf;
+
+			initStringInfo(&buf);
+			appendStringInfo(&buf, "(%s)", out->text.data);
+			out->text = buf;
+		}
+		return;
+	}
+
+	if (*ps->p == '\'' || *ps->p == '"')
+	{
+		StringInfoData raw;
+
+		initStringInfo(&raw);
+		parse_string(ps, &raw);
+		append_json_string(&out->text, raw.data, raw.len);
+		return;
+	}
+
+	if (isdigit((unsigned char) *ps->p) ||
+		(*ps->p == '.' && isdigit((unsigned char) ps->p[1])))
+	{
+		const char *start = ps->p;
+
+		while (isdigit((unsigned char) *ps->p))
+			ps->p++;
+		if (*ps->p == '.')
+		{
+			ps->p++;
+			while (isdigit((unsigned char) *ps->p))
+				ps->p++;
+		}
+		if (*ps->p == 'e' || *ps->p == 'E')
+		{
+			ps->p++;
+			if (*ps->p == '+' || *ps->p == '-')
+				ps->p++;
+			if (!isdigit((unsigned char) *ps->p))
+				syntax_error(ps, "malformed number");
+			while (isdigit((unsigned char) *ps->p))
+				ps->p++;
+		}
+		if (isalpha((unsigned char) *ps->p) || *ps->p == '_')
+			syntax_error(ps, "malformed number");
+		/* jsonpath wants a leading digit */
+		if (*start == '.')
+			appendStringInfoChar(&out->text, '0');
+		appendBinaryStringInfo(&out->text, start, ps->p - start);
+		return;
+	}
+
+	if (accept(ps, "true"))
+	{
+		appendStringInfoString(&out->text, "true");
+		return;
+	}
+	if (accept(ps, "false"))
+	{
+		appendStringInfoString(&out->text, "false");
+		return;
+	}
+	if (accept(ps, "null"))
+	{
+		appendStringInfoString(&out->text, "null");
+		return;
+	}
+
+	if (isalpha((unsigned char) *ps->p) || *ps->p == '_')
+	{
+		parse_path(ps, out);
+		return;
+	}
+
+	if (*ps->p == '\0')
+		syntax_error(ps, "unexpected end of expression");
+	syntax_error(ps, "unexpected character");
+}
+
+/* event.data.x / async.data['k'] / event.data.items[0] */
+static void
+parse_path(ExprParser *ps, ExprNode *out)
+{
+	const char *start = ps->p;
+	int			len;
+
+	while (isalnum((unsigned char) *ps->p) || *ps->p == '_')
+		ps->p++;
+	len = ps->p - start;
+
+	if (len == 5 && strncmp(start, "event", 5) == 0)
+		appendStringInfoString(&out->text,
+							   ps->scope == EXPR_SCOPE_ASYNC ? "$event" : "$");
+	else if (len == 5 && strncmp(start, "async", 5) == 0)
+	{
+		if (ps->scope != EXPR_SCOPE_ASYNC)
+		{
+			ps->p = start;
+			syntax_error(ps, "\"async\" is only available in expressions that compare two events");
+		}
+		appendStringInfoString(&out->text, "$");
+	}
+	else
+	{
+		ps->p = start;
+		syntax_error(ps, ps->scope == EXPR_SCOPE_ASYNC ?
+					 "a path must start with \"event\" or \"async\"" :
+					 "a path must start with \"event\"");
+	}
+
+	for (;;)
+	{
+		if (*ps->p == '.')
+		{
+			const char *name;
+
+			ps->p++;
+			name = ps->p;
+			if (!(isalpha((unsigned char) *ps->p) || *ps->p == '_'))
+				syntax_error(ps, "expected a field name after \".\"");
+			while (isalnum((unsigned char) *ps->p) || *ps->p == '_')
+				ps->p++;
+			appendStringInfoChar(&out->text, '.');
+			append_json_string(&out->text, name, ps->p - name);
+		}
+		else if (*ps->p == '[')
+		{
+			ps->p++;
+			skip_space(ps);
+			if (*ps->p == '\'' || *ps->p == '"')
+			{
+				StringInfoData raw;
+
+				initStringInfo(&raw);
+				parse_string(ps, &raw);
+				appendStringInfoChar(&out->text, '.');
+				append_json_string(&out->text, raw.data, raw.len);
+			}
+			else if (isdigit((unsigned char) *ps->p))
+			{
+				const char *num = ps->p;
+
+				while (isdigit((unsigned char) *ps->p))
+					ps->p++;
+				appendStringInfo(&out->text, "[%.*s]", (int) (ps->p - num), num);
+			}
+			else
+				syntax_error(ps, "expected a string or an index inside \"[]\"");
+			skip_space(ps);
+			if (*ps->p != ']')
+				syntax_error(ps, "expected \"]\"");
+			ps->p++;
+		}
+		else
+			break;
+	}
+}
+
+/*
+ * Compile an Inngest expression to the text of a jsonpath predicate.
+ * key names the configuration key the expression came from, for messages.
+ */
+char *
+expr_to_jsonpath(const char *expr, ExprScope scope, const char *key)
+{
+	ExprParser	ps;
+	ExprNode	node;
+	const char *p = expr;
+
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (*p == '$')
+		return pstrdup(p);		/* raw jsonpath */
+
+	ps.src = expr;
+	ps.p = expr;
+	ps.scope = scope;
+	ps.key = key;
+
+	skip_space(&ps);
+	if (*ps.p == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid expression in \"%s\": the expression is empty",
+						key)));
+
+	node_init(&node);
+	parse_or(&ps, &node);
+	skip_space(&ps);
+	if (*ps.p != '\0')
+		syntax_error(&ps, "unexpected text after the expression");
+	as_predicate(&ps, &node);
+	return node.text.data;
+}
+
+/*
+ * Compile an expression to a jsonpath value.  PostgreSQL's own jsonpath
+ * parser checks the result (and raw jsonpath given by the user); its error
+ * is reported against our configuration key.
+ */
+JsonPath *
+expr_compile(const char *expr, ExprScope scope, const char *key)
+{
+	char	   *text = expr_to_jsonpath(expr, scope, key);
+	Datum		result = (Datum) 0;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ErrorData  *edata = NULL;
+
+	PG_TRY();
+	{
+		result = DirectFunctionCall1(jsonpath_in, CStringGetDatum(text));
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+
+	if (edata != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid expression in \"%s\": %s", key, edata->message),
+				 errdetail("Expression: %s", expr)));
+
+	return DatumGetJsonPathP(result);
+}
+
+/*
+ * Evaluate a compiled predicate against target, with vars bound as $name
+ * (NULL for none).  Missing fields and type mismatches count as false, as
+ * an erroring CEL expression does in Inngest.
+ */
+bool
+expr_match(JsonPath *path, Jsonb *target, Jsonb *vars)
+{
+	LOCAL_FCINFO(fcinfo, 4);
+	static Jsonb *empty = NULL;
+	Datum		result;
+
+	if (vars == NULL)
+	{
+		if (empty == NULL)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+			empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													   CStringGetDatum("{}")));
+			MemoryContextSwitchTo(oldcxt);
+		}
+		vars = empty;
+	}
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 4, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = JsonbPGetDatum(target);
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = PointerGetDatum(path);
+	fcinfo->args[1].isnull = false;
+	fcinfo->args[2].value = JsonbPGetDatum(vars);
+	fcinfo->args[2].isnull = false;
+	fcinfo->args[3].value = BoolGetDatum(true); /* silent */
+	fcinfo->args[3].isnull = false;
+
+	result = jsonb_path_match(fcinfo);
+	return !fcinfo->isnull && DatumGetBool(result);
+}

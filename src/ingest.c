@@ -1,0 +1,446 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.c
+ *	  The statement-level trigger on inngest.events: validate events,
+ *	  deduplicate them by id, and start a run of every function whose
+ *	  trigger matches.
+ *
+ * The trigger sees the whole statement's rows through its transition
+ * table, so INSERT ... SELECT of 100,000 events costs one pass over them,
+ * one deduplication statement and one INSERT of runs per 10,000 runs,
+ * with no SQL parsed per event: event names are looked up in the
+ * function cache and "if" conditions are precompiled jsonpath.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "inngest.h"
+
+#include "access/detoast.h"
+#include "access/tupdesc.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+#include "catalog.h"
+#include "expr.h"
+#include "guc.h"
+#include "ingest.h"
+#include "worker.h"
+
+/* Runs are inserted in batches of this many */
+#define INGEST_BATCH 10000
+
+/* Columns of inngest.events, by name, resolved per statement */
+typedef struct EventColumns
+{
+	int			seq;
+	int			id;
+	int			name;
+	int			data;
+	int			ts;
+} EventColumns;
+
+/* Runs to insert, accumulated across events */
+typedef struct RunBatch
+{
+	int			n;
+	Datum		function_ids[INGEST_BATCH];
+	Datum		events[INGEST_BATCH];
+} RunBatch;
+
+static SPIPlanPtr insert_runs_plan = NULL;
+static SPIPlanPtr dedup_plan = NULL;
+static SPIPlanPtr send_plan = NULL;
+
+PG_FUNCTION_INFO_V1(inngest_events_trigger);
+
+static SPIPlanPtr
+keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = plan;
+	}
+	return *slot;
+}
+
+/* Insert the accumulated runs in one statement */
+static void
+flush_runs(RunBatch *batch)
+{
+	Oid			types[3] = {TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	SPIPlanPtr	plan;
+	int			ret;
+
+	if (batch->n == 0)
+		return;
+
+	plan = keep_plan(&insert_runs_plan,
+					 "INSERT INTO inngest.runs (function_id, event, status, wake_at, created_at) "
+					 "SELECT u.f, u.e, 'queued', $3, $3 "
+					 "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+					 "pg_catalog.unnest($2::pg_catalog.jsonb[])) AS u(f, e)", 3, types);
+	values[0] = PointerGetDatum(construct_array(batch->function_ids, batch->n,
+												TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(batch->events, batch->n,
+												JSONBOID, -1, false, TYPALIGN_INT));
+	values[2] = TimestampTzGetDatum(inngest_clock());
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not insert runs: %s", SPI_result_code_string(ret));
+	batch->n = 0;
+	worker_request_wake();
+}
+
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Record event ids in the 24-hour window and return the sequence numbers
+ * of the events that were first with their id (sorted), in *accepted.
+ * A concurrent insert of the same id waits for ours, through the unique
+ * index, so exactly one of them is accepted.
+ */
+static int
+dedup_events(Datum *ids, Datum *seqs, int n, int64 **accepted)
+{
+	Oid			types[4] = {TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID};
+	Datum		values[4];
+	SPIPlanPtr	plan;
+	int			ret;
+	uint64		i;
+	TimestampTz now = inngest_clock();
+
+	plan = keep_plan(&dedup_plan,
+					 "INSERT INTO inngest.event_ids AS e (id, seq, expires_at) "
+					 "SELECT DISTINCT ON (u.id) u.id, u.seq, $3 "
+					 "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+					 "pg_catalog.unnest($2::pg_catalog.int8[])) AS u(id, seq) ORDER BY u.id, u.seq "
+					 "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
+					 "expires_at = excluded.expires_at WHERE e.expires_at <= $4 "
+					 "RETURNING e.seq", 4, types);
+	values[0] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false,
+												TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(seqs, n, INT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[2] = TimestampTzGetDatum(now + (int64) INNGEST_DEDUP_WINDOW_SECS * USECS_PER_SEC);
+	values[3] = TimestampTzGetDatum(now);
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not deduplicate events: %s", SPI_result_code_string(ret));
+
+	*accepted = palloc(sizeof(int64) * (SPI_processed + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		(*accepted)[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	qsort(*accepted, SPI_processed, sizeof(int64), int64_cmp);
+	return (int) SPI_processed;
+}
+
+/* The event as a handler sees it: {"name", "data", "id", "ts"} */
+static Jsonb *
+event_jsonb(text *name, Jsonb *data, text *id, int64 seq, TimestampTz ts)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	k;
+	JsonbValue	v;
+	int64		unix_ms;
+
+#define PUSH_KEY(s) \
+	do { k.type = jbvString; k.val.string.val = (s); \
+		 k.val.string.len = strlen(s); \
+		 (void) pushJsonbValue(&state, WJB_KEY, &k); } while (0)
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+
+	PUSH_KEY("name");
+	v.type = jbvString;
+	v.val.string.val = VARDATA_ANY(name);
+	v.val.string.len = VARSIZE_ANY_EXHDR(name);
+	(void) pushJsonbValue(&state, WJB_VALUE, &v);
+
+	PUSH_KEY("data");
+	v.type = jbvBinary;
+	v.val.binary.data = &data->root;
+	v.val.binary.len = VARSIZE(data) - VARHDRSZ;
+	(void) pushJsonbValue(&state, WJB_VALUE, &v);
+
+	/* the user's id, else our sequence number, so that every event has one */
+	PUSH_KEY("id");
+	v.type = jbvString;
+	if (id != NULL)
+	{
+		v.val.string.val = VARDATA_ANY(id);
+		v.val.string.len = VARSIZE_ANY_EXHDR(id);
+	}
+	else
+	{
+		v.val.string.val = psprintf(INT64_FORMAT, seq);
+		v.val.string.len = strlen(v.val.string.val);
+	}
+	(void) pushJsonbValue(&state, WJB_VALUE, &v);
+
+	/* Inngest's ts: milliseconds since the Unix epoch */
+	PUSH_KEY("ts");
+	unix_ms = ts / 1000 +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(unix_ms);
+	(void) pushJsonbValue(&state, WJB_VALUE, &v);
+#undef PUSH_KEY
+
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/* Reject bad events with an error naming the problem */
+static void
+validate_event(text *name, Datum data_datum, int64 seq)
+{
+	Size		size;
+	Jsonb	   *head;
+
+	if (VARSIZE_ANY_EXHDR(name) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event name must not be empty")));
+	if (VARSIZE_ANY_EXHDR(name) > INNGEST_MAX_ID_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event name \"%.40s...\" is too long", text_to_cstring(name)),
+				 errdetail("The limit is %d bytes.", INNGEST_MAX_ID_LEN)));
+
+	size = toast_raw_datum_size(data_datum);
+	if (size > (Size) inngest_max_event_size * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("data of event \"%s\" is too large (%zu bytes)",
+						text_to_cstring(name), size),
+				 errdetail("The limit is inngest.max_event_size = %d kB.",
+						   inngest_max_event_size)));
+
+	/* the root header says object/array/scalar; no need to detoast it all */
+	head = (Jsonb *) PG_DETOAST_DATUM_SLICE(data_datum, 0, sizeof(uint32));
+	if (!JB_ROOT_IS_OBJECT(head) || JB_ROOT_IS_SCALAR(head))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("data of event \"%s\" must be a JSON object",
+						text_to_cstring(name)),
+				 errhint("Wrap the value: jsonb_build_object('value', ...).")));
+}
+
+/*
+ * AFTER INSERT ... FOR EACH STATEMENT on inngest.events.
+ */
+Datum
+inngest_events_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	TupleTableSlot *slot;
+	EventColumns col;
+	Oid			save_userid;
+	int			save_sec;
+	MemoryContext rowcxt;
+	MemoryContext oldcxt;
+	Datum	   *dedup_ids = NULL;
+	Datum	   *dedup_seqs = NULL;
+	int			ndedup = 0;
+	int			dedup_cap = 0;
+	int64	   *accepted = NULL;
+	int			naccepted = 0;
+	bool		interesting = false;
+	RunBatch   *batch;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		elog(ERROR, "inngest_events_trigger must be an AFTER INSERT statement trigger");
+	store = trigdata->tg_newtable;
+	if (store == NULL)
+		elog(ERROR, "inngest_events_trigger needs a NEW TABLE transition table");
+
+	desc = RelationGetDescr(trigdata->tg_relation);
+	col.seq = SPI_fnumber(desc, "seq");
+	col.id = SPI_fnumber(desc, "id");
+	col.name = SPI_fnumber(desc, "name");
+	col.data = SPI_fnumber(desc, "data");
+	col.ts = SPI_fnumber(desc, "ts");
+	if (col.seq <= 0 || col.id <= 0 || col.name <= 0 || col.data <= 0 || col.ts <= 0)
+		elog(ERROR, "inngest.events does not have the expected columns");
+
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "inngest event row",
+								   ALLOCSET_DEFAULT_SIZES);
+
+	inngest_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	catalog_refresh();
+
+	/* Pass 1: validate every event, collect ids to deduplicate */
+	tuplestore_rescan(store);
+	while (tuplestore_gettupleslot(store, true, false, slot))
+	{
+		bool		isnull;
+		text	   *name;
+		Datum		id;
+
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		name = DatumGetTextPP(slot_getattr(slot, col.name, &isnull));
+		validate_event(name, slot_getattr(slot, col.data, &isnull),
+					   DatumGetInt64(slot_getattr(slot, col.seq, &isnull)));
+		if (catalog_event_triggers(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) != NIL)
+			interesting = true;
+		MemoryContextSwitchTo(oldcxt);
+
+		id = slot_getattr(slot, col.id, &isnull);
+		if (!isnull)
+		{
+			if (ndedup == dedup_cap)
+			{
+				dedup_cap = Max(64, dedup_cap * 2);
+				dedup_ids = dedup_ids ? repalloc(dedup_ids, sizeof(Datum) * dedup_cap)
+					: palloc(sizeof(Datum) * dedup_cap);
+				dedup_seqs = dedup_seqs ? repalloc(dedup_seqs, sizeof(Datum) * dedup_cap)
+					: palloc(sizeof(Datum) * dedup_cap);
+			}
+			dedup_ids[ndedup] = PointerGetDatum(DatumGetTextPCopy(id));
+			dedup_seqs[ndedup] = slot_getattr(slot, col.seq, &isnull);
+			ndedup++;
+		}
+		MemoryContextReset(rowcxt);
+	}
+
+	if (ndedup > 0)
+		naccepted = dedup_events(dedup_ids, dedup_seqs, ndedup, &accepted);
+
+	/* Pass 2: start a run of every matching function */
+	batch = interesting ? palloc(sizeof(RunBatch)) : NULL;
+	if (batch != NULL)
+	{
+		batch->n = 0;
+		tuplestore_rescan(store);
+		while (tuplestore_gettupleslot(store, true, false, slot))
+		{
+			bool		isnull;
+			bool		id_isnull;
+			text	   *name;
+			List	   *triggers;
+			ListCell   *lc;
+			Datum		id_datum;
+			int64		seq;
+			Jsonb	   *event = NULL;
+
+			name = DatumGetTextPP(slot_getattr(slot, col.name, &isnull));
+			triggers = catalog_event_triggers(VARDATA_ANY(name),
+											  VARSIZE_ANY_EXHDR(name));
+			if (triggers == NIL)
+				continue;
+
+			seq = DatumGetInt64(slot_getattr(slot, col.seq, &isnull));
+			id_datum = slot_getattr(slot, col.id, &id_isnull);
+			if (!id_isnull &&
+				bsearch(&seq, accepted, naccepted, sizeof(int64), int64_cmp) == NULL)
+				continue;		/* a duplicate: stored, starts nothing */
+
+			oldcxt = MemoryContextSwitchTo(rowcxt);
+			foreach(lc, triggers)
+			{
+				InngestTrigger *trig = lfirst(lc);
+
+				if (event == NULL)
+				{
+					Jsonb	   *data;
+
+					data = DatumGetJsonbP(slot_getattr(slot, col.data, &isnull));
+					event = event_jsonb(name, data,
+										id_isnull ? NULL : DatumGetTextPP(id_datum),
+										seq,
+										DatumGetTimestampTz(slot_getattr(slot, col.ts, &isnull)));
+				}
+				if (trig->condition != NULL &&
+					!expr_match(trig->condition, event, NULL))
+					continue;
+
+				/* the batch outlives the row context */
+				MemoryContextSwitchTo(oldcxt);
+				batch->function_ids[batch->n] =
+					CStringGetTextDatum(trig->function->id);
+				{
+					Jsonb	   *copy = palloc(VARSIZE(event));
+
+					memcpy(copy, event, VARSIZE(event));
+					batch->events[batch->n] = JsonbPGetDatum(copy);
+				}
+				batch->n++;
+				if (batch->n == INGEST_BATCH)
+					flush_runs(batch);
+				MemoryContextSwitchTo(rowcxt);
+			}
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(rowcxt);
+		}
+		flush_runs(batch);
+	}
+
+	SPI_finish();
+	inngest_restore_user(save_userid, save_sec);
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextDelete(rowcxt);
+
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Send an event from inside the extension (system events).  It goes
+ * through inngest.events like any other, so functions may trigger on it.
+ * The caller has SPI connected and runs as the extension owner.
+ */
+void
+ingest_send_event(const char *name, Jsonb *data)
+{
+	Oid			types[2] = {TEXTOID, JSONBOID};
+	Datum		values[2];
+	SPIPlanPtr	plan;
+	int			ret;
+
+	plan = keep_plan(&send_plan,
+					 "INSERT INTO inngest.events (name, data) VALUES ($1, $2)",
+					 2, types);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = JsonbPGetDatum(data);
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not send event \"%s\": %s", name,
+			 SPI_result_code_string(ret));
+}

@@ -1,0 +1,15 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.h
+ *	  The event trigger: match events to functions and start runs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef INNGEST_INGEST_H
+#define INNGEST_INGEST_H
+
+#include "utils/jsonb.h"
+
+extern void ingest_send_event(const char *name, Jsonb *data);
+
+#endif							/* INNGEST_INGEST_H */

@@ -1,0 +1,488 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The launcher and executor background workers, and waking executors
+ *	  at commit.
+ *
+ * The launcher (registered at preload) connects to inngest.database,
+ * requeues runs whose driver died, and keeps inngest.workers executors
+ * running.  An executor loops: claim a due run and drive it, committing
+ * after every step; when nothing is due it sleeps on its latch until the
+ * earliest wake-up time.  Any transaction that makes a run due sets every
+ * executor's latch when it commits, so a new event is picked up at once
+ * and an idle system does no polling (inngest.idle_timeout is only a
+ * safety net).
+ *
+ * Note about locking: InngestShared.mutex guards the slot array's pid and
+ * latch fields and launcher_pid.  Wakers read latch pointers without the
+ * lock: a stale pointer still points at some PGPROC's latch, and setting
+ * it is harmless.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "inngest.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "executor.h"
+#include "guc.h"
+#include "worker.h"
+
+typedef struct ExecutorSlot
+{
+	pid_t		pid;
+	Latch	   *latch;
+} ExecutorSlot;
+
+typedef struct InngestShared
+{
+	slock_t		mutex;
+	pid_t		launcher_pid;
+	int			nslots;
+	ExecutorSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} InngestShared;
+
+static InngestShared *shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static bool wake_pending = false;
+static bool xact_callback_registered = false;
+
+static void worker_shmem_request(void);
+static void worker_shmem_startup(void);
+static void worker_xact_callback(XactEvent event, void *arg);
+static Size worker_shmem_size(void);
+static bool extension_exists(void);
+
+/* ----------------------------------------------------------------------
+ * Registration and shared memory
+ * ----------------------------------------------------------------------
+ */
+
+static Size
+worker_shmem_size(void)
+{
+	return add_size(offsetof(InngestShared, slots),
+					mul_size(Max(inngest_workers, 1), sizeof(ExecutorSlot)));
+}
+
+static void
+worker_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(worker_shmem_size());
+}
+
+static void
+worker_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("inngest_pg", worker_shmem_size(), &found);
+	if (!found)
+	{
+		memset(shared, 0, worker_shmem_size());
+		SpinLockInit(&shared->mutex);
+		shared->nslots = inngest_workers;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Called from _PG_init.  Only when preloaded do we have shared memory and
+ * workers; otherwise the SQL API works through inngest.tick() alone.
+ */
+void
+worker_init(void)
+{
+	BackgroundWorker bgw;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = worker_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = worker_shmem_startup;
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	/* never on a standby: it starts once recovery has finished */
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = 5;
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "inngest_pg");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "inngest_launcher_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "inngest_pg launcher");
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "inngest_pg launcher");
+	RegisterBackgroundWorker(&bgw);
+}
+
+/* ----------------------------------------------------------------------
+ * Waking executors at commit
+ * ----------------------------------------------------------------------
+ */
+
+static void
+worker_xact_callback(XactEvent event, void *arg)
+{
+	int			i;
+
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (wake_pending && shared != NULL)
+			{
+				for (i = 0; i < shared->nslots; i++)
+				{
+					Latch	   *latch = shared->slots[i].latch;
+
+					if (latch != NULL)
+						SetLatch(latch);
+				}
+			}
+			wake_pending = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			wake_pending = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Ask for the executors to be woken when the current transaction commits:
+ * it made a run due (new runs, a retry, a recovered run).  Waking at commit
+ * rather than now means an executor never looks before the run is visible.
+ */
+void
+worker_request_wake(void)
+{
+	if (shared == NULL)
+		return;
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(worker_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	wake_pending = true;
+}
+
+/* ----------------------------------------------------------------------
+ * Shared helpers of the two workers
+ * ----------------------------------------------------------------------
+ */
+
+static bool
+extension_exists(void)
+{
+	return OidIsValid(get_extension_oid("inngest_pg", true));
+}
+
+static void
+begin_work(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+end_work(void)
+{
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* Requeue runs whose driver died; returns how many */
+static int
+recover_runs(void)
+{
+	int			n = 0;
+	Oid			save_userid;
+	int			save_sec;
+
+	begin_work();
+	if (extension_exists())
+	{
+		pgstat_report_activity(STATE_RUNNING, "recovering interrupted runs");
+		inngest_become_owner(&save_userid, &save_sec);
+		n = executor_recover();
+		inngest_restore_user(save_userid, save_sec);
+	}
+	end_work();
+	if (n > 0)
+		ereport(LOG,
+				(errmsg("inngest_pg requeued %d run(s) interrupted by a crash", n)));
+	return n;
+}
+
+/* ----------------------------------------------------------------------
+ * The launcher
+ * ----------------------------------------------------------------------
+ */
+
+static BackgroundWorkerHandle *
+start_executor(int slot)
+{
+	BackgroundWorker bgw;
+	BackgroundWorkerHandle *handle;
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher restarts it */
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "inngest_pg");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "inngest_executor_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "inngest_pg executor %d", slot);
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "inngest_pg executor");
+	bgw.bgw_main_arg = Int32GetDatum(slot);
+	bgw.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("inngest_pg could not start executor %d", slot),
+				 errhint("Raise max_worker_processes: it must leave room for inngest.workers + 1.")));
+		return NULL;
+	}
+	return handle;
+}
+
+void
+inngest_launcher_main(Datum main_arg)
+{
+	BackgroundWorkerHandle **handles;
+	bool		recovered = false;
+	int			i;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(inngest_database, NULL, 0);
+	pgstat_report_appname("inngest_pg launcher");
+
+	SpinLockAcquire(&shared->mutex);
+	shared->launcher_pid = MyProcPid;
+	SpinLockRelease(&shared->mutex);
+
+	handles = MemoryContextAllocZero(TopMemoryContext,
+									 sizeof(BackgroundWorkerHandle *) * Max(inngest_workers, 1));
+
+	for (;;)
+	{
+		bool		executor_died = false;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		/*
+		 * Recover before starting executors; until the extension exists in
+		 * our database there is nothing to recover, so try again each loop.
+		 */
+		if (!recovered)
+		{
+			begin_work();
+			recovered = extension_exists();
+			end_work();
+			if (recovered)
+				recover_runs();
+		}
+
+		for (i = 0; i < inngest_workers; i++)
+		{
+			pid_t		pid;
+
+			if (handles[i] != NULL &&
+				GetBackgroundWorkerPid(handles[i], &pid) != BGWH_STOPPED)
+				continue;
+			if (handles[i] != NULL)
+			{
+				executor_died = true;
+				pfree(handles[i]);
+			}
+			handles[i] = start_executor(i);
+		}
+
+		/* a run that executor was driving may be left "running" */
+		if (executor_died && recovered)
+			recover_runs();
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 inngest_idle_timeout, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* ----------------------------------------------------------------------
+ * An executor
+ * ----------------------------------------------------------------------
+ */
+
+static void
+executor_detach(int code, Datum arg)
+{
+	int			slot = DatumGetInt32(arg);
+
+	SpinLockAcquire(&shared->mutex);
+	if (shared->slots[slot].pid == MyProcPid)
+	{
+		shared->slots[slot].pid = 0;
+		shared->slots[slot].latch = NULL;
+	}
+	SpinLockRelease(&shared->mutex);
+}
+
+/* An executor whose launcher is gone leaves: the new launcher starts its own */
+static bool
+launcher_changed(void)
+{
+	pid_t		launcher;
+
+	SpinLockAcquire(&shared->mutex);
+	launcher = shared->launcher_pid;
+	SpinLockRelease(&shared->mutex);
+	return launcher != MyBgworkerEntry->bgw_notify_pid;
+}
+
+/*
+ * One round: claim and drive one run.  Returns true if it found work;
+ * otherwise *next_wake is the earliest wake-up time (0 if none).  An
+ * internal error is reported, and the run it interrupted is requeued with
+ * backoff (or failed) so that a run that breaks the executor cannot loop.
+ */
+static bool
+executor_round(TimestampTz *next_wake)
+{
+	volatile bool did_work = false;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	*next_wake = 0;
+	PG_TRY();
+	{
+		Oid			save_userid;
+		int			save_sec;
+
+		begin_work();
+		if (extension_exists())
+		{
+			inngest_become_owner(&save_userid, &save_sec);
+			pgstat_report_activity(STATE_RUNNING, "driving runs");
+			did_work = executor_run_next(true);
+			if (!did_work)
+				*next_wake = executor_next_wake();
+			inngest_restore_user(save_userid, save_sec);
+		}
+		end_work();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int64		run_id;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(oldcxt);
+
+		run_id = executor_claimed_run();
+		if (run_id != 0)
+		{
+			begin_work();
+			executor_requeue_after_internal_error(run_id, edata);
+			end_work();
+		}
+		did_work = true;
+	}
+	PG_END_TRY();
+
+	return did_work;
+}
+
+void
+inngest_executor_main(Datum main_arg)
+{
+	int			slot = DatumGetInt32(main_arg);
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(inngest_database, NULL, 0);
+	pgstat_report_appname("inngest_pg executor");
+
+	if (slot < 0 || slot >= shared->nslots)
+		elog(FATAL, "inngest_pg executor slot %d out of range", slot);
+	SpinLockAcquire(&shared->mutex);
+	shared->slots[slot].pid = MyProcPid;
+	shared->slots[slot].latch = MyLatch;
+	SpinLockRelease(&shared->mutex);
+	on_shmem_exit(executor_detach, Int32GetDatum(slot));
+
+	for (;;)
+	{
+		TimestampTz next_wake;
+		long		timeout;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (launcher_changed())
+			proc_exit(0);
+
+		if (executor_round(&next_wake))
+			continue;
+
+		/* sleep until the earliest wake-up, or until a commit wakes us */
+		timeout = inngest_idle_timeout;
+		if (next_wake != 0)
+		{
+			long		secs;
+			int			usecs;
+
+			TimestampDifference(GetCurrentTimestamp(), next_wake, &secs, &usecs);
+			if (next_wake <= GetCurrentTimestamp())
+				continue;
+			timeout = Min(timeout, secs * 1000 + (usecs + 999) / 1000);
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
