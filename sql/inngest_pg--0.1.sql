@@ -6,6 +6,12 @@
 /*
  * Every name below is schema-qualified (inngest., pg_catalog.) so that the
  * script means the same thing whatever search_path the installer has.
+ *
+ * The C functions that run internal SQL as the extension owner are declared
+ * SET search_path = pg_catalog (create_function, which must see the
+ * caller's search_path, sets it itself), so that a caller's search_path
+ * can never redirect an operator or function of that SQL to their own.
+ * Handlers run with the search_path recorded when the function was created.
  */
 
 -- ---------------------------------------------------------------------------
@@ -28,6 +34,7 @@ CREATE TABLE inngest.functions (
     handler     pg_catalog.regproc NOT NULL,
     owner       pg_catalog.regrole NOT NULL,
     retries     pg_catalog.int4 NOT NULL,
+    search_path pg_catalog.text NOT NULL,
     config      pg_catalog.jsonb NOT NULL,
     created_at  pg_catalog.timestamptz NOT NULL,
     updated_at  pg_catalog.timestamptz NOT NULL
@@ -117,7 +124,8 @@ CREATE TABLE inngest.steps (
 CREATE FUNCTION inngest._events_trigger()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'inngest_events_trigger'
-LANGUAGE C;
+LANGUAGE C
+SET search_path = pg_catalog;
 
 CREATE TRIGGER events_ingest
     AFTER INSERT ON inngest.events
@@ -137,7 +145,8 @@ LANGUAGE C STRICT VOLATILE;
 CREATE FUNCTION inngest.delete_function(id pg_catalog.text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'inngest_delete_function'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog;
 
 -- Compiles an Inngest expression to the jsonpath the engine evaluates.
 CREATE FUNCTION inngest.compile_expression(expression pg_catalog.text)
@@ -159,7 +168,8 @@ END;
 CREATE FUNCTION inngest.tick(max_runs pg_catalog.int4 DEFAULT NULL)
 RETURNS pg_catalog.int4
 AS 'MODULE_PATHNAME', 'inngest_tick'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog;
 
 -- ---------------------------------------------------------------------------
 -- Step API, valid only inside a handler that the executor is running

@@ -18,6 +18,7 @@
 #include "catalog/pg_namespace.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonpath.h"
 #include "utils/syscache.h"
 
@@ -66,6 +67,38 @@ void
 inngest_restore_user(Oid save_userid, int save_sec)
 {
 	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/*
+ * Set search_path until inngest_pop_search_path(), as a function's SET
+ * clause would.  Callers must pop before their transaction or
+ * subtransaction ends.
+ */
+int
+inngest_push_search_path(const char *path)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+void
+inngest_pop_search_path(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+}
+
+/*
+ * For the rest of the transaction (SET LOCAL), search only pg_catalog:
+ * workers call this at the start of every transaction they run.
+ */
+void
+inngest_set_local_search_path(void)
+{
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 }
 
 /* inngest.now(): inngest.fake_now if set, else the real clock */

@@ -23,6 +23,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -171,7 +172,8 @@ catalog_rebuild(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ret = SPI_execute("SELECT f.id, f.handler::pg_catalog.oid, "
-					  "f.owner::pg_catalog.oid, f.retries, t.event, t.condition "
+					  "f.owner::pg_catalog.oid, f.retries, t.event, t.condition, "
+					  "f.search_path "
 					  "FROM inngest.functions f "
 					  "LEFT JOIN inngest.triggers t ON t.function_id = f.id "
 					  "ORDER BY f.id, t.position", true, 0);
@@ -195,6 +197,9 @@ catalog_rebuild(void)
 			fn->handler = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
 			fn->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
 			fn->retries = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+			fn->search_path =
+				MemoryContextStrdup(cache_cxt,
+									TextDatumGetCString(SPI_getbinval(tup, desc, 7, &isnull)));
 		}
 
 		event = SPI_getbinval(tup, desc, 5, &isnull);
@@ -565,6 +570,8 @@ catalog_create_function(Jsonb *config, Oid handler)
 	Oid			save_userid;
 	int			save_sec;
 	int			position = 0;
+	char	   *search_path;
+	int			nestlevel;
 
 	if (!JB_ROOT_IS_OBJECT(config) || JB_ROOT_IS_SCALAR(config))
 		ereport(ERROR,
@@ -604,6 +611,17 @@ catalog_create_function(Jsonb *config, Oid handler)
 	triggers = parse_triggers(config);
 	check_handler(handler);
 
+	/*
+	 * The handler will run with the creator's search_path, whoever drives
+	 * it; pg_temp goes last so that nobody's temporary objects can shadow
+	 * its names.  Our own statements run with pg_catalog only.
+	 */
+	search_path = pstrdup(GetConfigOption("search_path", false, false));
+	if (strstr(search_path, "pg_temp") == NULL)
+		search_path = psprintf("%s%spg_temp", search_path,
+							   search_path[0] != '\0' ? ", " : "");
+	nestlevel = inngest_push_search_path("pg_catalog");
+
 	/* Store it, as the extension owner: users cannot write our tables */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -611,9 +629,9 @@ catalog_create_function(Jsonb *config, Oid handler)
 	(void) check_existing_owner(id, caller, false);
 
 	{
-		Oid			types[7] = {TEXTOID, TEXTOID, OIDOID, OIDOID, INT4OID, JSONBOID,
-		TIMESTAMPTZOID};
-		Datum		values[7];
+		Oid			types[8] = {TEXTOID, TEXTOID, OIDOID, OIDOID, INT4OID, JSONBOID,
+		TIMESTAMPTZOID, TEXTOID};
+		Datum		values[8];
 
 		values[0] = CStringGetTextDatum(id);
 		values[1] = CStringGetTextDatum(name);
@@ -622,15 +640,17 @@ catalog_create_function(Jsonb *config, Oid handler)
 		values[4] = Int32GetDatum(retries);
 		values[5] = JsonbPGetDatum(config);
 		values[6] = TimestampTzGetDatum(inngest_clock());
+		values[7] = CStringGetTextDatum(search_path);
 		spi_exec_checked("INSERT INTO inngest.functions AS f "
-						 "(id, name, handler, owner, retries, config, created_at, updated_at) "
+						 "(id, name, handler, owner, retries, search_path, config, "
+						 "created_at, updated_at) "
 						 "VALUES ($1, $2, $3::pg_catalog.regproc, $4::pg_catalog.regrole, "
-						 "$5, $6, $7, $7) "
+						 "$5, $8, $6, $7, $7) "
 						 "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
 						 "handler = excluded.handler, owner = excluded.owner, "
-						 "retries = excluded.retries, config = excluded.config, "
-						 "updated_at = excluded.updated_at",
-						 7, types, values, NULL, SPI_OK_INSERT);
+						 "retries = excluded.retries, search_path = excluded.search_path, "
+						 "config = excluded.config, updated_at = excluded.updated_at",
+						 8, types, values, NULL, SPI_OK_INSERT);
 
 		spi_exec_checked("DELETE FROM inngest.triggers WHERE function_id = $1",
 						 1, types, values, NULL, SPI_OK_DELETE);
@@ -661,6 +681,7 @@ catalog_create_function(Jsonb *config, Oid handler)
 
 	inngest_restore_user(save_userid, save_sec);
 	SPI_finish();
+	inngest_pop_search_path(nestlevel);
 
 	/* every backend, this one included, rebuilds its cache */
 	CacheInvalidateRelcacheByRelid(catalog_functions_relid());

@@ -21,6 +21,7 @@ typedef struct InngestFunction
 	Oid			handler;
 	Oid			owner;
 	int			retries;
+	char	   *search_path;	/* handlers and steps run with it */
 } InngestFunction;
 
 /* One event trigger of a function */

@@ -453,6 +453,7 @@ executor_run_next(bool commit_steps)
 			run->handler = fn->handler;
 			run->owner = fn->owner;
 			run->retries = fn->retries;
+			run->search_path = MemoryContextStrdup(run->cxt, fn->search_path);
 			fmgr_info_cxt(run->handler, &run->flinfo, run->cxt);
 
 			aclresult = pg_proc_aclcheck(run->handler, run->owner, ACL_EXECUTE);
@@ -612,10 +613,12 @@ invoke_handler(RunState *run, Jsonb **output, ErrorData **edata)
 	{
 		LOCAL_FCINFO(fcinfo, 1);
 		Datum		retval;
+		int			nestlevel;
 
 		SetUserIdAndSecContext(run->owner,
 							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
+		nestlevel = inngest_push_search_path(run->search_path);
 		PushActiveSnapshot(GetTransactionSnapshot());
 
 		InitFunctionCallInfoData(*fcinfo, &run->flinfo, 1, InvalidOid, NULL, NULL);
@@ -627,6 +630,7 @@ invoke_handler(RunState *run, Jsonb **output, ErrorData **edata)
 		run->in_handler = false;
 
 		PopActiveSnapshot();
+		inngest_pop_search_path(nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec);
 
 		if (run->discovered)
@@ -710,11 +714,7 @@ execute_step(RunState *run, Jsonb **output, ErrorData **edata)
 		SetUserIdAndSecContext(run->owner,
 							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
-		nestlevel = NewGUCNestLevel();
-		if (step->search_path != NULL)
-			(void) set_config_option("search_path", step->search_path,
-									 PGC_USERSET, PGC_S_SESSION,
-									 GUC_ACTION_SAVE, true, 0, false);
+		nestlevel = inngest_push_search_path(step->search_path);
 		PushActiveSnapshot(GetTransactionSnapshot());
 
 		run->in_step = true;
@@ -752,7 +752,7 @@ execute_step(RunState *run, Jsonb **output, ErrorData **edata)
 			SPI_freetuptable(SPI_tuptable);
 
 		PopActiveSnapshot();
-		AtEOXact_GUC(true, nestlevel);
+		inngest_pop_search_path(nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
@@ -867,6 +867,7 @@ checkpoint(RunState *run)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	inngest_set_local_search_path();
 	SetUserIdAndSecContext(save_userid, save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -50,6 +50,7 @@ typedef struct RunState
 	Oid			handler;
 	Oid			owner;
 	int			retries;
+	char	   *search_path;	/* the function's, for the handler */
 	Jsonb	   *event;
 	int			attempt;		/* failures so far of what runs next */
 	bool		commit_steps;	/* worker: commit after every step */

@@ -45,5 +45,8 @@ extern TimestampTz inngest_clock(void);
 extern Oid	inngest_schema_owner(void);
 extern void inngest_become_owner(Oid *save_userid, int *save_sec);
 extern void inngest_restore_user(Oid save_userid, int save_sec);
+extern int	inngest_push_search_path(const char *path);
+extern void inngest_pop_search_path(int nestlevel);
+extern void inngest_set_local_search_path(void);
 
 #endif							/* INNGEST_H */

@@ -206,6 +206,7 @@ begin_work(void)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	inngest_set_local_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
