@@ -68,7 +68,7 @@ static Oid	catalog_functions_relid(void);
 static void check_handler(Oid handler);
 static List *parse_triggers(Jsonb *config);
 static void parse_trigger_object(JsonbContainer *obj, const char *prefix,
-								 List **triggers);
+								 bool check_keys, List **triggers);
 
 /* ----------------------------------------------------------------------
  * The cache
@@ -366,9 +366,13 @@ check_top_level_keys(Jsonb *config)
 	}
 }
 
-/* Parse one trigger object {"event": ..., "if": ...} */
+/*
+ * Parse one trigger object {"event": ..., "if": ...}.  For the top-level
+ * shorthand the caller has checked the keys already (check_keys false).
+ */
 static void
-parse_trigger_object(JsonbContainer *obj, const char *prefix, List **triggers)
+parse_trigger_object(JsonbContainer *obj, const char *prefix, bool check_keys,
+					 List **triggers)
 {
 	JsonbIterator *it = JsonbIteratorInit(obj);
 	JsonbValue	v;
@@ -376,7 +380,7 @@ parse_trigger_object(JsonbContainer *obj, const char *prefix, List **triggers)
 	TriggerConfig *tc = palloc0(sizeof(TriggerConfig));
 	char	   *key;
 
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	while (check_keys && (tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		if (tok != WJB_KEY)
 			continue;
@@ -390,7 +394,7 @@ parse_trigger_object(JsonbContainer *obj, const char *prefix, List **triggers)
 		unknown_key(key, "A trigger has \"event\" and an optional \"if\".");
 	}
 
-	key = psprintf("%s.event", prefix);
+	key = psprintf("%s%sevent", prefix, prefix[0] ? "." : "");
 	if (!get_key(obj, "event", &v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -399,7 +403,7 @@ parse_trigger_object(JsonbContainer *obj, const char *prefix, List **triggers)
 
 	if (get_key(obj, "if", &v) && v.type != jbvNull)
 	{
-		key = psprintf("%s.if", prefix);
+		key = psprintf("%s%sif", prefix, prefix[0] ? "." : "");
 		if (v.type != jbvString)
 			wrong_type(key, "a string", &v);
 		tc->expression = pnstrdup(v.val.string.val, v.val.string.len);
@@ -441,7 +445,7 @@ parse_triggers(Jsonb *config)
 			prefix = psprintf("triggers[%d]", n);
 			if (elem.type != jbvBinary || !JsonContainerIsObject(elem.val.binary.data))
 				wrong_type(prefix, "an object", &elem);
-			parse_trigger_object(elem.val.binary.data, prefix, &triggers);
+			parse_trigger_object(elem.val.binary.data, prefix, true, &triggers);
 			n++;
 		}
 		if (get_key(&config->root, "if", &v))
@@ -450,7 +454,7 @@ parse_triggers(Jsonb *config)
 					 errmsg("configuration key \"if\" belongs inside a trigger when \"triggers\" is given")));
 	}
 	else if (has_event)
-		parse_trigger_object(&config->root, "", &triggers);
+		parse_trigger_object(&config->root, "", false, &triggers);
 
 	if (triggers == NIL)
 		ereport(ERROR,

@@ -142,16 +142,16 @@ executor_active_run(void)
 RunState *
 executor_current_run(const char *caller)
 {
+	if (current_run != NULL && current_run->in_step)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot be called inside a step", caller),
+				 errdetail("Steps cannot be nested; call it from the handler itself.")));
 	if (current_run == NULL || !current_run->in_handler)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("%s can only be called by a handler that inngest_pg is running", caller),
 				 errhint("Register the handler with inngest.create_function() and send it an event.")));
-	if (current_run->in_step)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s cannot be called inside a step", caller),
-				 errdetail("Steps cannot be nested; call it from the handler itself.")));
 	return current_run;
 }
 

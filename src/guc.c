@@ -118,23 +118,30 @@ inngest_clock(void)
 void
 _PG_init(void)
 {
-	DefineCustomStringVariable("inngest.database",
-							   "Database in which the inngest_pg background workers run.",
-							   NULL,
-							   &inngest_database,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
+	/*
+	 * What shapes shared memory and the workers can only be set at server
+	 * start, so it exists only when we are preloaded.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomStringVariable("inngest.database",
+								   "Database in which the inngest_pg background workers run.",
+								   NULL,
+								   &inngest_database,
+								   "postgres",
+								   PGC_POSTMASTER,
+								   0,
+								   NULL, NULL, NULL);
 
-	DefineCustomIntVariable("inngest.workers",
-							"Number of executor background workers.",
-							"Zero disables background execution; runs then advance only through inngest.tick().",
-							&inngest_workers,
-							2, 0, 64,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
+		DefineCustomIntVariable("inngest.workers",
+								"Number of executor background workers.",
+								"Zero disables background execution; runs then advance only through inngest.tick().",
+								&inngest_workers,
+								2, 0, 64,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+	}
 
 	DefineCustomIntVariable("inngest.idle_timeout",
 							"Longest time an idle executor sleeps before it looks for due runs again.",
