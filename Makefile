@@ -35,7 +35,7 @@ endif
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(OBJS): src/inngest.h
+$(OBJS): $(wildcard src/*.h)
 
 # The libpq benchmark driver (see bench/README section of README.md)
 bench/bench_runs: bench/bench_runs.c

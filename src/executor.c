@@ -34,6 +34,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -62,6 +63,26 @@ typedef struct SeenEntry
 	int			count;
 } SeenEntry;
 
+/*
+ * Prepared plans of step queries, so that a function's steps are parsed and
+ * planned once per backend, not once per run.  Keyed by a hash of the
+ * query, its argument types and the search_path it resolves names with;
+ * the entry keeps them to rule out collisions.  PostgreSQL's plan cache
+ * revalidates each plan when what it depends on changes, and permissions
+ * are checked at every execution, as the role running the step.
+ */
+typedef struct StepPlan
+{
+	uint64		hash;			/* hash key */
+	char	   *query;
+	char	   *search_path;
+	int			nargs;
+	Oid		   *argtypes;
+	SPIPlanPtr	plan;
+} StepPlan;
+
+#define STEP_PLAN_CACHE_SIZE 1024
+
 typedef enum InvokeResult
 {
 	INVOKE_COMPLETED,			/* the handler returned; output is set */
@@ -73,6 +94,7 @@ typedef enum InvokeResult
 typedef struct ExecutorPlans
 {
 	SPIPlanPtr	claim;
+	SPIPlanPtr	mark_running;
 	SPIPlanPtr	load_memo;
 	SPIPlanPtr	insert_step;
 	SPIPlanPtr	upsert_step;
@@ -84,6 +106,9 @@ typedef struct ExecutorPlans
 } ExecutorPlans;
 
 static ExecutorPlans plans;
+
+static HTAB *step_plans = NULL;
+static MemoryContext step_plan_cxt = NULL;
 
 /* The run this backend is driving, if any */
 static RunState *current_run = NULL;
@@ -399,6 +424,7 @@ executor_run_next(bool commit_steps)
 	Jsonb	   *event;
 	int			attempt;
 	bool		fresh;
+	Datum		started_at;
 	RunState   *run;
 	InngestFunction *fn;
 
@@ -408,18 +434,21 @@ executor_run_next(bool commit_steps)
 				 errmsg("a run cannot drive other runs"),
 				 errhint("Do not call inngest.tick() from a handler or a step.")));
 
+	/*
+	 * The claim only locks the row: while the drive's first transaction is
+	 * open, SKIP LOCKED keeps other executors away, and nobody else can see
+	 * the run in progress.  Only a drive that commits a checkpoint before
+	 * the run's outcome marks it 'running' (mark_running), so a one-step
+	 * run is claimed, run and completed with a single update of its row.
+	 */
 	plan = prepare(&plans.claim,
-				   "WITH c AS (SELECT id, started_at IS NULL AS fresh "
-				   "  FROM inngest.runs WHERE wake_at <= $1 "
-				   "  ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-				   "UPDATE inngest.runs r SET status = 'running', "
-				   "  started_at = COALESCE(r.started_at, $1), wake_at = NULL "
-				   "FROM c WHERE r.id = c.id "
-				   "RETURNING r.id, r.function_id, r.event, r.attempt, c.fresh",
+				   "SELECT id, function_id, event, attempt, started_at "
+				   "FROM inngest.runs WHERE wake_at <= $1 "
+				   "ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
 				   1, types);
 	values[0] = TimestampTzGetDatum(inngest_clock());
 	ret = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE_RETURNING)
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not claim a run: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
 		return false;
@@ -430,7 +459,9 @@ executor_run_next(bool commit_steps)
 	function_id = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
 	event = DatumGetJsonbP(SPI_getbinval(tup, desc, 3, &isnull));
 	attempt = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
-	fresh = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+	started_at = SPI_getbinval(tup, desc, 5, &isnull);
+	fresh = isnull;
+	started_at = isnull ? TimestampTzGetDatum(inngest_clock()) : started_at;
 
 	/* a live driver holds the lock only in a race we lost: leave it be */
 	if (!lock_run(run_id, true))
@@ -438,6 +469,7 @@ executor_run_next(bool commit_steps)
 	claimed_run_id = run_id;
 
 	run = run_state_create(run_id, function_id, event, attempt, commit_steps);
+	run->started_at = DatumGetTimestampTz(started_at);
 	SPI_freetuptable(SPI_tuptable);
 
 	PG_TRY();
@@ -543,10 +575,17 @@ executor_requeue_after_internal_error(int64 run_id, ErrorData *edata)
 /*
  * The replay loop: invoke the handler, run the step it reaches, repeat
  * until the run completes, fails or must wait.
+ *
+ * A step's checkpoint (the commit of its writes and its memo) is taken just
+ * before the next step runs, or with the run's outcome: replaying the
+ * handler between the two changes nothing durable, so a one-step run costs
+ * one commit, and an n-step run n commits.
  */
 static void
 drive(RunState *run)
 {
+	bool		uncommitted_step = false;
+
 	for (;;)
 	{
 		Jsonb	   *output = NULL;
@@ -578,14 +617,15 @@ drive(RunState *run)
 			return;
 		}
 
-		/* a new step: run it and checkpoint */
+		/* a new step: checkpoint the previous one, then run it */
+		if (uncommitted_step && !checkpoint(run))
+			return;
 		if (!execute_step(run, &output, &edata))
 		{
 			handle_failure(run, true, edata);
 			return;
 		}
-		if (!checkpoint(run))
-			return;
+		uncommitted_step = true;
 	}
 }
 
@@ -682,6 +722,93 @@ invoke_handler(RunState *run, Jsonb **output, ErrorData **edata)
 	return result;
 }
 
+/* The hash of what makes a step query's plan reusable */
+static uint64
+step_plan_hash(PendingStep *step)
+{
+	uint64		h;
+
+	h = hash_bytes_extended((const unsigned char *) step->query,
+							strlen(step->query), 0);
+	h ^= hash_bytes_extended((const unsigned char *) step->search_path,
+							 strlen(step->search_path), 1);
+	if (step->nargs > 0)
+		h ^= hash_bytes_extended((const unsigned char *) step->argtypes,
+								 sizeof(Oid) * step->nargs, 2);
+	return h;
+}
+
+/*
+ * The cached plan of the pending step's query, prepared now if need be
+ * (errors of preparation are the step's), or NULL when a different query
+ * collides with it in the cache: then the caller executes it unprepared.
+ */
+static SPIPlanPtr
+step_plan(PendingStep *step)
+{
+	uint64		hash = step_plan_hash(step);
+	StepPlan   *entry;
+	bool		found;
+	SPIPlanPtr	plan;
+	MemoryContext oldcxt;
+
+	if (step_plans == NULL || hash_get_num_entries(step_plans) >= STEP_PLAN_CACHE_SIZE)
+	{
+		HASHCTL		ctl;
+
+		/* start over: free every kept plan */
+		if (step_plans != NULL)
+		{
+			HASH_SEQ_STATUS status;
+
+			hash_seq_init(&status, step_plans);
+			while ((entry = hash_seq_search(&status)) != NULL)
+				SPI_freeplan(entry->plan);
+			MemoryContextDelete(step_plan_cxt);
+		}
+		step_plan_cxt = AllocSetContextCreate(TopMemoryContext,
+											  "inngest step plans",
+											  ALLOCSET_DEFAULT_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(StepPlan);
+		ctl.hcxt = step_plan_cxt;
+		step_plans = hash_create("inngest step plans", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	entry = hash_search(step_plans, &hash, HASH_FIND, &found);
+	if (found)
+	{
+		if (strcmp(entry->query, step->query) == 0 &&
+			strcmp(entry->search_path, step->search_path) == 0 &&
+			entry->nargs == step->nargs &&
+			memcmp(entry->argtypes, step->argtypes, sizeof(Oid) * step->nargs) == 0)
+			return entry->plan;
+		return NULL;
+	}
+
+	plan = SPI_prepare(step->query, step->nargs, step->argtypes);
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not prepare the query of step \"%s\": %s",
+						step->key, SPI_result_code_string(SPI_result))));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+
+	entry = hash_search(step_plans, &hash, HASH_ENTER, &found);
+	oldcxt = MemoryContextSwitchTo(step_plan_cxt);
+	entry->query = pstrdup(step->query);
+	entry->search_path = pstrdup(step->search_path);
+	entry->nargs = step->nargs;
+	entry->argtypes = palloc(sizeof(Oid) * (step->nargs + 1));
+	memcpy(entry->argtypes, step->argtypes, sizeof(Oid) * step->nargs);
+	entry->plan = plan;
+	MemoryContextSwitchTo(oldcxt);
+	return plan;
+}
+
 /*
  * Run the pending step in a subtransaction, as the function's owner, with
  * the handler's search_path, and on success insert its memo row in the
@@ -710,6 +837,7 @@ execute_step(RunState *run, Jsonb **output, ErrorData **edata)
 	{
 		int			nestlevel;
 		int			ret;
+		SPIPlanPtr	plan;
 
 		SetUserIdAndSecContext(run->owner,
 							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
@@ -718,8 +846,12 @@ execute_step(RunState *run, Jsonb **output, ErrorData **edata)
 		PushActiveSnapshot(GetTransactionSnapshot());
 
 		run->in_step = true;
-		ret = SPI_execute_with_args(step->query, step->nargs, step->argtypes,
-									step->args, step->argnulls, false, 0);
+		plan = step_plan(step);
+		if (plan != NULL)
+			ret = SPI_execute_plan(plan, step->args, step->argnulls, false, 0);
+		else
+			ret = SPI_execute_with_args(step->query, step->nargs, step->argtypes,
+										step->args, step->argnulls, false, 0);
 		run->in_step = false;
 		if (ret < 0)
 			ereport(ERROR,
@@ -825,13 +957,14 @@ execute_step(RunState *run, Jsonb **output, ErrorData **edata)
 		}
 	}
 
-	/* the replay sees the memo */
+	/* the replay sees the memo, and the step's writes */
 	{
 		MemoEntry  *m = hash_search(run->memo, step->key, HASH_ENTER, NULL);
 
 		m->output = result;
 		run->nsteps++;
 	}
+	CommandCounterIncrement();
 	*output = result;
 	return true;
 }
@@ -858,6 +991,24 @@ checkpoint(RunState *run)
 	{
 		CommandCounterIncrement();
 		return true;
+	}
+
+	/* from this commit on, others can see the run in progress */
+	if (!run->marked_running)
+	{
+		static const Oid mtypes[2] = {INT8OID, TIMESTAMPTZOID};
+		Datum		mvalues[2];
+
+		mvalues[0] = Int64GetDatum(run->run_id);
+		mvalues[1] = TimestampTzGetDatum(run->started_at);
+		plan = prepare(&plans.mark_running,
+					   "UPDATE inngest.runs SET status = 'running', "
+					   "started_at = $2, wake_at = NULL WHERE id = $1",
+					   2, mtypes);
+		ret = SPI_execute_plan(plan, mvalues, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not update run %lld", (long long) run->run_id);
+		run->marked_running = true;
 	}
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
@@ -965,17 +1116,20 @@ handle_failure(RunState *run, bool in_step, ErrorData *edata)
 	}
 
 	{
-		static const Oid types[4] = {INT8OID, INT4OID, JSONBOID, TIMESTAMPTZOID};
-		Datum		values[4];
+		static const Oid types[5] = {INT8OID, INT4OID, JSONBOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID};
+		Datum		values[5];
 		SPIPlanPtr	plan;
 
 		values[0] = Int64GetDatum(run->run_id);
 		values[1] = Int32GetDatum(failures);
 		values[2] = JsonbPGetDatum(error);
 		values[3] = TimestampTzGetDatum(backoff_until(failures));
+		values[4] = TimestampTzGetDatum(run->started_at);
 		plan = prepare(&plans.retry,
 					   "UPDATE inngest.runs SET status = 'queued', attempt = $2, "
-					   "error = $3, wake_at = $4 WHERE id = $1", 4, types);
+					   "error = $3, wake_at = $4, started_at = $5 WHERE id = $1",
+					   5, types);
 		ret = SPI_execute_plan(plan, values, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "could not requeue run %lld", (long long) run->run_id);
@@ -1038,9 +1192,10 @@ system_event_data(RunState *run, const char *key, Jsonb *value)
 static void
 complete_run(RunState *run, Jsonb *output)
 {
-	static const Oid types[3] = {INT8OID, JSONBOID, TIMESTAMPTZOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	static const Oid types[4] = {INT8OID, JSONBOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	SPIPlanPtr	plan;
 	int			ret;
 
@@ -1060,10 +1215,11 @@ complete_run(RunState *run, Jsonb *output)
 	values[1] = output ? JsonbPGetDatum(output) : (Datum) 0;
 	nulls[1] = output ? ' ' : 'n';
 	values[2] = TimestampTzGetDatum(inngest_clock());
+	values[3] = TimestampTzGetDatum(run->started_at);
 	plan = prepare(&plans.complete,
 				   "UPDATE inngest.runs SET status = 'completed', output = $2, "
-				   "error = NULL, attempt = 0, ended_at = $3, wake_at = NULL "
-				   "WHERE id = $1", 3, types);
+				   "error = NULL, attempt = 0, started_at = $4, ended_at = $3, "
+				   "wake_at = NULL WHERE id = $1", 4, types);
 	ret = SPI_execute_plan(plan, values, nulls, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not complete run %lld", (long long) run->run_id);
@@ -1075,8 +1231,9 @@ complete_run(RunState *run, Jsonb *output)
 static void
 fail_run(RunState *run, Jsonb *error)
 {
-	static const Oid types[4] = {INT8OID, JSONBOID, TIMESTAMPTZOID, INT4OID};
-	Datum		values[4];
+	static const Oid types[5] = {INT8OID, JSONBOID, TIMESTAMPTZOID, INT4OID,
+	TIMESTAMPTZOID};
+	Datum		values[5];
 	SPIPlanPtr	plan;
 	int			ret;
 
@@ -1084,10 +1241,11 @@ fail_run(RunState *run, Jsonb *error)
 	values[1] = JsonbPGetDatum(error);
 	values[2] = TimestampTzGetDatum(inngest_clock());
 	values[3] = Int32GetDatum(run->attempt);
+	values[4] = TimestampTzGetDatum(run->started_at);
 	plan = prepare(&plans.fail,
 				   "UPDATE inngest.runs SET status = 'failed', error = $2, "
-				   "attempt = $4, ended_at = $3, wake_at = NULL WHERE id = $1",
-				   4, types);
+				   "attempt = $4, started_at = $5, ended_at = $3, wake_at = NULL "
+				   "WHERE id = $1", 5, types);
 	ret = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not fail run %lld", (long long) run->run_id);

@@ -53,7 +53,9 @@ typedef struct RunState
 	char	   *search_path;	/* the function's, for the handler */
 	Jsonb	   *event;
 	int			attempt;		/* failures so far of what runs next */
+	TimestampTz started_at;		/* when the run first started */
 	bool		commit_steps;	/* worker: commit after every step */
+	bool		marked_running; /* status 'running' is committed */
 
 	MemoryContext cxt;			/* the whole drive */
 	MemoryContext invoke_cxt;	/* one invocation of the handler */

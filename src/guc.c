@@ -26,6 +26,7 @@ PG_MODULE_MAGIC;
 char	   *inngest_database = NULL;
 int			inngest_workers = 2;
 int			inngest_idle_timeout = 10000;
+int			inngest_runs_per_transaction = 16;
 int			inngest_max_event_size = 512;
 int			inngest_max_step_output_size = 4096;
 static char *inngest_fake_now_string = NULL;
@@ -150,6 +151,15 @@ _PG_init(void)
 							10000, 100, 3600 * 1000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("inngest.runs_per_transaction",
+							"Most runs an executor drives in one transaction.",
+							"Quick runs that are due together share a commit; a transaction stops taking runs after 20 ms, and a step that needs the previous one checkpointed commits first. 1 commits every run on its own.",
+							&inngest_runs_per_transaction,
+							16, 1, 1000,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("inngest.max_event_size",
