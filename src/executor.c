@@ -120,6 +120,13 @@ static RunState *current_run = NULL;
 static int64 claimed_run_id = 0;
 
 /*
+ * The clock reading of the last claim that found nothing due: runs due by
+ * then that it could not claim are locked by a live driver, so the next
+ * wake-up to wait for is strictly after it.
+ */
+static TimestampTz last_claim_horizon = 0;
+
+/*
  * Inngest's retry backoff, by number of failed attempts; jitter of up to
  * 10% is added so that runs failing together do not retry together.
  */
@@ -451,7 +458,10 @@ executor_run_next(bool commit_steps)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not claim a run: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
+	{
+		last_claim_horizon = DatumGetTimestampTz(values[0]);
 		return false;
+	}
 
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
@@ -1354,16 +1364,23 @@ executor_tick(int max_runs)
 	return count;
 }
 
-/* The earliest wake-up time of any run, or 0 when none is scheduled */
+/*
+ * The earliest wake-up time after the last claim that found nothing, or 0
+ * when none is scheduled.  Runs already due then were locked by another
+ * driver: waiting for them would spin, and their driver needs no help.
+ */
 TimestampTz
 executor_next_wake(void)
 {
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		values[1] = {TimestampTzGetDatum(last_claim_horizon)};
 	int			ret;
 	bool		isnull;
 	Datum		d;
 
-	ret = SPI_execute("SELECT pg_catalog.min(wake_at) FROM inngest.runs "
-					  "WHERE wake_at IS NOT NULL", true, 1);
+	ret = SPI_execute_with_args("SELECT wake_at FROM inngest.runs "
+								"WHERE wake_at > $1 ORDER BY wake_at LIMIT 1",
+								1, types, values, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed == 0)
 		return 0;
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
