@@ -8,6 +8,7 @@ OBJS = \
 	src/expr.o \
 	src/guc.o \
 	src/ingest.o \
+	src/jsonutil.o \
 	src/steps.o \
 	src/worker.o
 DATA = $(wildcard sql/inngest_pg--*.sql)

@@ -54,6 +54,7 @@
 #include "executor.h"
 #include "guc.h"
 #include "ingest.h"
+#include "jsonutil.h"
 #include "worker.h"
 
 /* Occurrences of a step id within one invocation */
@@ -135,8 +136,6 @@ static const int backoff_seconds[] = {
 	14400, 28800, 43200, 86400
 };
 
-static SPIPlanPtr prepare(SPIPlanPtr *slot, const char *sql, int nargs,
-						  const Oid *types);
 static RunState *run_state_create(int64 run_id, const char *function_id,
 								  Jsonb *event, int attempt, bool commit_steps);
 static void run_state_free(RunState *run);
@@ -265,23 +264,6 @@ executor_discover(RunState *run)
  * ----------------------------------------------------------------------
  */
 
-static SPIPlanPtr
-prepare(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) types);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*slot = plan;
-	}
-	return *slot;
-}
-
 static RunState *
 run_state_create(int64 run_id, const char *function_id, Jsonb *event,
 				 int attempt, bool commit_steps)
@@ -374,7 +356,7 @@ load_memo(RunState *run)
 	int			ret;
 	uint64		i;
 
-	plan = prepare(&plans.load_memo,
+	plan = inngest_keep_plan(&plans.load_memo,
 				   "SELECT step_id, output FROM inngest.steps "
 				   "WHERE run_id = $1 AND status = 'completed'", 1, types);
 	ret = SPI_execute_plan(plan, values, NULL, true, 0);
@@ -448,7 +430,7 @@ executor_run_next(bool commit_steps)
 	 * the run's outcome marks it 'running' (mark_running), so a one-step
 	 * run is claimed, run and completed with a single update of its row.
 	 */
-	plan = prepare(&plans.claim,
+	plan = inngest_keep_plan(&plans.claim,
 				   "SELECT id, function_id, event, attempt, started_at "
 				   "FROM inngest.runs WHERE wake_at <= $1 "
 				   "ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
@@ -935,13 +917,13 @@ execute_step(RunState *run, Jsonb **output, ErrorData **edata)
 		values[6] = TimestampTzGetDatum(inngest_clock());
 
 		if (run->attempt == 0)
-			plan = prepare(&plans.insert_step,
+			plan = inngest_keep_plan(&plans.insert_step,
 						   "INSERT INTO inngest.steps (run_id, step_id, position, kind, "
 						   "status, output, attempts, started_at, ended_at) "
 						   "VALUES ($1, $2, $3, 'run', 'completed', $4, $5, $6, $7)",
 						   7, types);
 		else
-			plan = prepare(&plans.upsert_step,
+			plan = inngest_keep_plan(&plans.upsert_step,
 						   "INSERT INTO inngest.steps AS s (run_id, step_id, position, kind, "
 						   "status, output, attempts, started_at, ended_at) "
 						   "VALUES ($1, $2, $3, 'run', 'completed', $4, $5, $6, $7) "
@@ -957,7 +939,7 @@ execute_step(RunState *run, Jsonb **output, ErrorData **edata)
 		{
 			static const Oid rtypes[1] = {INT8OID};
 
-			plan = prepare(&plans.reset_attempt,
+			plan = inngest_keep_plan(&plans.reset_attempt,
 						   "UPDATE inngest.runs SET attempt = 0, error = NULL "
 						   "WHERE id = $1", 1, rtypes);
 			ret = SPI_execute_plan(plan, values, NULL, false, 0);
@@ -1011,7 +993,7 @@ checkpoint(RunState *run)
 
 		mvalues[0] = Int64GetDatum(run->run_id);
 		mvalues[1] = TimestampTzGetDatum(run->started_at);
-		plan = prepare(&plans.mark_running,
+		plan = inngest_keep_plan(&plans.mark_running,
 					   "UPDATE inngest.runs SET status = 'running', "
 					   "started_at = $2, wake_at = NULL WHERE id = $1",
 					   2, mtypes);
@@ -1034,7 +1016,7 @@ checkpoint(RunState *run)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 
-	plan = prepare(&plans.run_status,
+	plan = inngest_keep_plan(&plans.run_status,
 				   "SELECT status FROM inngest.runs WHERE id = $1", 1, types);
 	ret = SPI_execute_plan(plan, values, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
@@ -1136,7 +1118,7 @@ handle_failure(RunState *run, bool in_step, ErrorData *edata)
 		values[2] = JsonbPGetDatum(error);
 		values[3] = TimestampTzGetDatum(backoff_until(failures));
 		values[4] = TimestampTzGetDatum(run->started_at);
-		plan = prepare(&plans.retry,
+		plan = inngest_keep_plan(&plans.retry,
 					   "UPDATE inngest.runs SET status = 'queued', attempt = $2, "
 					   "error = $3, wake_at = $4, started_at = $5 WHERE id = $1",
 					   5, types);
@@ -1152,50 +1134,13 @@ static Jsonb *
 system_event_data(RunState *run, const char *key, Jsonb *value)
 {
 	JsonbParseState *state = NULL;
-	JsonbValue	k;
-	JsonbValue	v;
-
-#define PUSH_KEY(s) \
-	do { k.type = jbvString; k.val.string.val = (s); \
-		 k.val.string.len = strlen(s); \
-		 (void) pushJsonbValue(&state, WJB_KEY, &k); } while (0)
 
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	PUSH_KEY("function_id");
-	v.type = jbvString;
-	v.val.string.val = run->function_id;
-	v.val.string.len = strlen(run->function_id);
-	(void) pushJsonbValue(&state, WJB_VALUE, &v);
-	PUSH_KEY("run_id");
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(run->run_id);
-	(void) pushJsonbValue(&state, WJB_VALUE, &v);
-	PUSH_KEY("event");
-	v.type = jbvBinary;
-	v.val.binary.data = &run->event->root;
-	v.val.binary.len = VARSIZE(run->event) - VARHDRSZ;
-	(void) pushJsonbValue(&state, WJB_VALUE, &v);
-	PUSH_KEY((char *) key);
-	if (value == NULL)
-	{
-		v.type = jbvNull;
-		(void) pushJsonbValue(&state, WJB_VALUE, &v);
-	}
-	else if (JB_ROOT_IS_SCALAR(value))
-	{
-		JsonbValue	scalar;
-
-		(void) JsonbExtractScalar(&value->root, &scalar);
-		(void) pushJsonbValue(&state, WJB_VALUE, &scalar);
-	}
-	else
-	{
-		v.type = jbvBinary;
-		v.val.binary.data = &value->root;
-		v.val.binary.len = VARSIZE(value) - VARHDRSZ;
-		(void) pushJsonbValue(&state, WJB_VALUE, &v);
-	}
-#undef PUSH_KEY
+	jsonb_push_string(&state, "function_id", run->function_id,
+					  strlen(run->function_id));
+	jsonb_push_int64(&state, "run_id", run->run_id);
+	jsonb_push_jsonb(&state, "event", run->event);
+	jsonb_push_jsonb(&state, key, value);
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
@@ -1226,7 +1171,7 @@ complete_run(RunState *run, Jsonb *output)
 	nulls[1] = output ? ' ' : 'n';
 	values[2] = TimestampTzGetDatum(inngest_clock());
 	values[3] = TimestampTzGetDatum(run->started_at);
-	plan = prepare(&plans.complete,
+	plan = inngest_keep_plan(&plans.complete,
 				   "UPDATE inngest.runs SET status = 'completed', output = $2, "
 				   "error = NULL, attempt = 0, started_at = $4, ended_at = $3, "
 				   "wake_at = NULL WHERE id = $1", 4, types);
@@ -1252,7 +1197,7 @@ fail_run(RunState *run, Jsonb *error)
 	values[2] = TimestampTzGetDatum(inngest_clock());
 	values[3] = Int32GetDatum(run->attempt);
 	values[4] = TimestampTzGetDatum(run->started_at);
-	plan = prepare(&plans.fail,
+	plan = inngest_keep_plan(&plans.fail,
 				   "UPDATE inngest.runs SET status = 'failed', error = $2, "
 				   "attempt = $4, started_at = $5, ended_at = $3, wake_at = NULL "
 				   "WHERE id = $1", 5, types);
@@ -1272,8 +1217,6 @@ static Jsonb *
 error_to_jsonb(ErrorData *edata)
 {
 	JsonbParseState *state = NULL;
-	JsonbValue	k;
-	JsonbValue	v;
 	ErrorData	gone;
 
 	if (edata == NULL)
@@ -1285,13 +1228,8 @@ error_to_jsonb(ErrorData *edata)
 	}
 
 #define PUSH_TEXT(name, s) \
-	do { if ((s) != NULL) { \
-		k.type = jbvString; k.val.string.val = (name); \
-		k.val.string.len = strlen(name); \
-		(void) pushJsonbValue(&state, WJB_KEY, &k); \
-		v.type = jbvString; v.val.string.val = (char *) (s); \
-		v.val.string.len = strlen(s); \
-		(void) pushJsonbValue(&state, WJB_VALUE, &v); } } while (0)
+	do { if ((s) != NULL) \
+		jsonb_push_string(&state, (name), (s), strlen(s)); } while (0)
 
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	PUSH_TEXT("message", edata->message ? edata->message : "unknown error");

@@ -227,24 +227,29 @@ parse_cmp(ExprParser *ps, ExprNode *out)
 	}
 }
 
+/*
+ * A left-associative chain of arithmetic operators over operands parsed by
+ * next: "a + b - c" or "a * b % c".
+ */
 static void
-parse_sum(ExprParser *ps, ExprNode *out)
+parse_arith(ExprParser *ps, ExprNode *out, const char *const *ops, int nops,
+			void (*next) (ExprParser *, ExprNode *))
 {
-	parse_prod(ps, out);
+	next(ps, out);
 	for (;;)
 	{
-		const char *op;
+		const char *op = NULL;
 		ExprNode	rhs;
 		StringInfoData buf;
+		int			i;
 
-		if (accept(ps, "+"))
-			op = "+";
-		else if (accept(ps, "-"))
-			op = "-";
-		else
+		for (i = 0; i < nops && op == NULL; i++)
+			if (accept(ps, ops[i]))
+				op = ops[i];
+		if (op == NULL)
 			return;
 		node_init(&rhs);
-		parse_prod(ps, &rhs);
+		next(ps, &rhs);
 		as_value(ps, out, op);
 		as_value(ps, &rhs, op);
 		initStringInfo(&buf);
@@ -254,31 +259,19 @@ parse_sum(ExprParser *ps, ExprNode *out)
 }
 
 static void
+parse_sum(ExprParser *ps, ExprNode *out)
+{
+	static const char *const ops[] = {"+", "-"};
+
+	parse_arith(ps, out, ops, lengthof(ops), parse_prod);
+}
+
+static void
 parse_prod(ExprParser *ps, ExprNode *out)
 {
-	parse_unary(ps, out);
-	for (;;)
-	{
-		const char *op;
-		ExprNode	rhs;
-		StringInfoData buf;
+	static const char *const ops[] = {"*", "/", "%"};
 
-		if (accept(ps, "*"))
-			op = "*";
-		else if (accept(ps, "/"))
-			op = "/";
-		else if (accept(ps, "%"))
-			op = "%";
-		else
-			return;
-		node_init(&rhs);
-		parse_unary(ps, &rhs);
-		as_value(ps, out, op);
-		as_value(ps, &rhs, op);
-		initStringInfo(&buf);
-		appendStringInfo(&buf, "(%s %s %s)", out->text.data, op, rhs.text.data);
-		out->text = buf;
-	}
+	parse_arith(ps, out, ops, lengthof(ops), parse_unary);
 }
 
 static void

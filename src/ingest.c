@@ -34,6 +34,7 @@
 #include "expr.h"
 #include "guc.h"
 #include "ingest.h"
+#include "jsonutil.h"
 #include "worker.h"
 
 /* Runs are inserted in batches of this many */
@@ -63,23 +64,6 @@ static SPIPlanPtr send_plan = NULL;
 
 PG_FUNCTION_INFO_V1(inngest_events_trigger);
 
-static SPIPlanPtr
-keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*slot = plan;
-	}
-	return *slot;
-}
-
 /* Insert the accumulated runs in one statement */
 static void
 flush_runs(RunBatch *batch)
@@ -92,7 +76,7 @@ flush_runs(RunBatch *batch)
 	if (batch->n == 0)
 		return;
 
-	plan = keep_plan(&insert_runs_plan,
+	plan = inngest_keep_plan(&insert_runs_plan,
 					 "INSERT INTO inngest.runs (function_id, event, status, wake_at, created_at) "
 					 "SELECT u.f, u.e, 'queued', $3, $3 "
 					 "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
@@ -135,7 +119,7 @@ dedup_events(Datum *ids, Datum *seqs, int n, int64 **accepted)
 	uint64		i;
 	TimestampTz now = inngest_clock();
 
-	plan = keep_plan(&dedup_plan,
+	plan = inngest_keep_plan(&dedup_plan,
 					 "INSERT INTO inngest.event_ids AS e (id, seq, expires_at) "
 					 "SELECT DISTINCT ON (u.id) u.id, u.seq, $3 "
 					 "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
@@ -170,53 +154,22 @@ static Jsonb *
 event_jsonb(text *name, Jsonb *data, text *id, int64 seq, TimestampTz ts)
 {
 	JsonbParseState *state = NULL;
-	JsonbValue	k;
-	JsonbValue	v;
-	int64		unix_ms;
-
-#define PUSH_KEY(s) \
-	do { k.type = jbvString; k.val.string.val = (s); \
-		 k.val.string.len = strlen(s); \
-		 (void) pushJsonbValue(&state, WJB_KEY, &k); } while (0)
 
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-
-	PUSH_KEY("name");
-	v.type = jbvString;
-	v.val.string.val = VARDATA_ANY(name);
-	v.val.string.len = VARSIZE_ANY_EXHDR(name);
-	(void) pushJsonbValue(&state, WJB_VALUE, &v);
-
-	PUSH_KEY("data");
-	v.type = jbvBinary;
-	v.val.binary.data = &data->root;
-	v.val.binary.len = VARSIZE(data) - VARHDRSZ;
-	(void) pushJsonbValue(&state, WJB_VALUE, &v);
-
+	jsonb_push_string(&state, "name", VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	jsonb_push_jsonb(&state, "data", data);
 	/* the user's id, else our sequence number, so that every event has one */
-	PUSH_KEY("id");
-	v.type = jbvString;
 	if (id != NULL)
-	{
-		v.val.string.val = VARDATA_ANY(id);
-		v.val.string.len = VARSIZE_ANY_EXHDR(id);
-	}
+		jsonb_push_string(&state, "id", VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id));
 	else
 	{
-		v.val.string.val = psprintf(INT64_FORMAT, seq);
-		v.val.string.len = strlen(v.val.string.val);
+		char	   *seqtext = psprintf(INT64_FORMAT, seq);
+
+		jsonb_push_string(&state, "id", seqtext, strlen(seqtext));
 	}
-	(void) pushJsonbValue(&state, WJB_VALUE, &v);
-
 	/* Inngest's ts: milliseconds since the Unix epoch */
-	PUSH_KEY("ts");
-	unix_ms = ts / 1000 +
-		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(unix_ms);
-	(void) pushJsonbValue(&state, WJB_VALUE, &v);
-#undef PUSH_KEY
-
+	jsonb_push_int64(&state, "ts", ts / 1000 +
+					 (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
@@ -434,7 +387,7 @@ ingest_send_event(const char *name, Jsonb *data)
 	SPIPlanPtr	plan;
 	int			ret;
 
-	plan = keep_plan(&send_plan,
+	plan = inngest_keep_plan(&send_plan,
 					 "INSERT INTO inngest.events (name, data) VALUES ($1, $2)",
 					 2, types);
 	values[0] = CStringGetTextDatum(name);
