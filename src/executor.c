@@ -49,6 +49,7 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "catalog.h"
 #include "executor.h"
@@ -346,6 +347,24 @@ unlock_run(int64 run_id)
 	LockRelease(&tag, ExclusiveLock, true);
 }
 
+/*
+ * Why the run's handler cannot be called (it was dropped, or its owner may
+ * no longer execute it), or NULL.  Such a run fails with that reason
+ * instead of breaking the executor.
+ */
+static const char *
+handler_problem(RunState *run)
+{
+	if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(run->handler)))
+		return psprintf("handler function %u of \"%s\" no longer exists",
+						run->handler, run->function_id);
+	if (pg_proc_aclcheck(run->handler, run->owner, ACL_EXECUTE) != ACLCHECK_OK)
+		return psprintf("role %s may no longer execute handler %s",
+						GetUserNameFromId(run->owner, true),
+						format_procedure(run->handler));
+	return NULL;
+}
+
 /* Load the outputs of the run's completed steps */
 static void
 load_memo(RunState *run)
@@ -472,28 +491,26 @@ executor_run_next(bool commit_steps)
 			fail_run(run, error_to_jsonb(NULL));
 		else
 		{
-			AclResult	aclresult;
+			const char *problem;
 
 			run->handler = fn->handler;
 			run->owner = fn->owner;
 			run->retries = fn->retries;
 			run->search_path = MemoryContextStrdup(run->cxt, fn->search_path);
-			fmgr_info_cxt(run->handler, &run->flinfo, run->cxt);
 
-			aclresult = pg_proc_aclcheck(run->handler, run->owner, ACL_EXECUTE);
-			if (aclresult != ACLCHECK_OK)
+			problem = handler_problem(run);
+			if (problem != NULL)
 			{
 				ErrorData	ed;
 
 				memset(&ed, 0, sizeof(ed));
-				ed.sqlerrcode = ERRCODE_INSUFFICIENT_PRIVILEGE;
-				ed.message = psprintf("role %s may no longer execute handler %s",
-									  GetUserNameFromId(run->owner, true),
-									  format_procedure(run->handler));
+				ed.sqlerrcode = ERRCODE_UNDEFINED_FUNCTION;
+				ed.message = (char *) problem;
 				fail_run(run, error_to_jsonb(&ed));
 			}
 			else
 			{
+				fmgr_info_cxt(run->handler, &run->flinfo, run->cxt);
 				if (!fresh)
 					load_memo(run);
 				current_run = run;

@@ -126,5 +126,16 @@ SELECT pg_temp.try($$SELECT inngest.tick(-5)$$);
 SELECT pg_temp.try($$SET inngest.fake_now = 'not a time'$$);
 SELECT pg_temp.try($$SET inngest.fake_now = 'infinity'$$);
 
+-- A handler dropped after its function was created: the run fails with
+-- the reason, and tick() goes on with other runs.
+CREATE FUNCTION app.doomed(event jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT event $$;
+SELECT inngest.create_function('{"id": "doomed", "event": "doomed"}', 'app.doomed');
+SELECT inngest.send('doomed') IS NOT NULL, inngest.send('e') IS NOT NULL;
+DROP FUNCTION app.doomed(jsonb);
+SELECT inngest.tick();
+SELECT function_id, status,
+       regexp_replace(error ->> 'message', '[0-9]+', 'N') AS message
+FROM inngest.runs ORDER BY id;
+
 DROP EXTENSION inngest_pg;
 DROP SCHEMA app CASCADE;

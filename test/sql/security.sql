@@ -60,6 +60,15 @@ SELECT inngest.send('alice.escalate') IS NOT NULL;
 SELECT inngest.send('alice.temp') IS NOT NULL;
 RESET ROLE;
 
+-- alice loses the right to execute one of her handlers
+CREATE FUNCTION app.alice_revoked(event jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT event $$;
+ALTER FUNCTION app.alice_revoked(jsonb) OWNER TO inngest_alice;
+SET ROLE inngest_alice;
+SELECT inngest.create_function('{"id": "alice-revoked", "event": "alice.revoked"}', 'app.alice_revoked');
+SELECT inngest.send('alice.revoked') IS NOT NULL;
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION app.alice_revoked(jsonb) FROM PUBLIC, inngest_alice;
+
 -- The superuser drives the runs; each still runs as alice.
 SELECT inngest.tick();
 SELECT function_id, status, output, error ->> 'message' AS error
