@@ -20,6 +20,11 @@ REGRESS      = $(patsubst test/sql/%.sql,%,$(TESTS))
 REGRESS_OPTS = --inputdir=test --temp-instance=./tmp_check \
                --temp-config=test/regress.conf
 
+# isolation specs (races): test/specs/*.spec, expected in test/expected
+ISOLATION      = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --temp-instance=./tmp_check_iso \
+                 --temp-config=test/regress.conf
+
 # TAP tests (real background workers), run by "make installcheck" too
 TAP_TESTS    = 1
 PROVE_TESTS  = test/t/*.pl
