@@ -5,7 +5,9 @@
 #
 #   bash scripts/bench.sh [bench_runs options...]    e.g.  -n 50000 -r 3 -m 4
 #
-# Environment: INNGEST_WORKERS (default 2), PG_CONFIG (default pg_config).
+# Environment: INNGEST_WORKERS (default 2), INNGEST_RUNS_PER_TRANSACTION
+# (default: the GUC's, 16; 1 commits every run alone), PG_CONFIG (default
+# pg_config).
 # Run as root (the cluster is then owned by "postgres", via runuser) or as
 # an ordinary user who can "make install".  The cluster uses the default
 # durability settings (fsync on, synchronous_commit on).
@@ -15,6 +17,7 @@ cd "$(dirname "$0")/.."
 
 PG_CONFIG=${PG_CONFIG:-pg_config}
 WORKERS=${INNGEST_WORKERS:-2}
+RUNS_PER_TXN=${INNGEST_RUNS_PER_TRANSACTION:-16}
 BINDIR=$("$PG_CONFIG" --bindir)
 
 echo "== build =="
@@ -61,7 +64,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 	echo $((20000 + RANDOM % 30000)))
 
 echo
-echo "== cluster: $DATA, port $PORT, inngest.workers=$WORKERS =="
+echo "== cluster: $DATA, port $PORT, inngest.workers=$WORKERS, inngest.runs_per_transaction=$RUNS_PER_TXN =="
 as_pg "$BINDIR/initdb" -D "$DATA" -U "$PGUSER_NAME" -A trust -E UTF8 \
 	--no-instructions >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log"; exit 1; }
 
@@ -74,6 +77,7 @@ port = $PORT
 shared_preload_libraries = 'inngest_pg'
 inngest.database = 'postgres'
 inngest.workers = $WORKERS
+inngest.runs_per_transaction = $RUNS_PER_TXN
 fsync = on
 synchronous_commit = on
 EOF
