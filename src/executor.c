@@ -20,13 +20,17 @@
  * 5. A failed step is rolled back, its attempt and error recorded, and the
  *	  run is requeued with Inngest's backoff.
  *
- * A worker commits after every step (the checkpoint); inngest.tick() runs
- * inside the caller's transaction and only advances the command counter.
+ * A worker commits once per step (the checkpoint): just before the next
+ * step runs, or with the run's outcome, so no run ever executes two steps
+ * in one transaction.  inngest.tick() runs inside the caller's transaction
+ * and only advances the command counter.
  *
- * A run being driven holds a session-level advisory lock on its id, taken
- * in the transaction that claims it.  Runs are claimed only from the due
- * index (wake_at <= now), which never holds running runs; the lock lets
- * executor_recover() tell a run whose driver died from one still driven.
+ * A claim locks the run's row (FOR UPDATE SKIP LOCKED) and takes a
+ * session-level advisory lock on its id.  Runs are claimed only from the
+ * due index (wake_at <= now); a run whose progress is committed before its
+ * outcome is marked 'running' and leaves that index.  The advisory lock lets
+ * executor_recover() tell a 'running' run whose driver died from one that
+ * is still driven.
  *
  *-------------------------------------------------------------------------
  */
