@@ -114,7 +114,7 @@ CREATE TABLE inngest.steps (
     ended_at    pg_catalog.timestamptz,
     PRIMARY KEY (run_id, step_id),
     CONSTRAINT steps_status_check CHECK (status IN ('completed', 'retrying',
-        'failed'))
+        'failed', 'sleeping', 'waiting'))
 );
 
 -- ---------------------------------------------------------------------------
@@ -186,6 +186,25 @@ CREATE FUNCTION inngest.step_run(step_id pg_catalog.text,
                                  query pg_catalog.text)
 RETURNS pg_catalog.jsonb
 AS 'MODULE_PATHNAME', 'inngest_step_run'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION inngest.step_sleep(step_id pg_catalog.text,
+                                   duration pg_catalog.interval)
+RETURNS void
+AS 'MODULE_PATHNAME', 'inngest_step_sleep'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION inngest.step_sleep_until(step_id pg_catalog.text,
+                                         "until" pg_catalog.timestamptz)
+RETURNS void
+AS 'MODULE_PATHNAME', 'inngest_step_sleep_until'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION inngest.step_send_event(step_id pg_catalog.text,
+                                        name pg_catalog.text,
+                                        data pg_catalog.jsonb DEFAULT '{}')
+RETURNS pg_catalog.jsonb
+AS 'MODULE_PATHNAME', 'inngest_step_send_event'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION inngest.run_id()

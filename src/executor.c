@@ -105,6 +105,9 @@ typedef struct ExecutorPlans
 	SPIPlanPtr	insert_step;
 	SPIPlanPtr	upsert_step;
 	SPIPlanPtr	reset_attempt;
+	SPIPlanPtr	sleep_step;
+	SPIPlanPtr	sleep_run;
+	SPIPlanPtr	wake_sleeper;
 	SPIPlanPtr	run_status;
 	SPIPlanPtr	complete;
 	SPIPlanPtr	fail;
@@ -151,6 +154,8 @@ static void drive(RunState *run);
 static InvokeResult invoke_handler(RunState *run, Jsonb **output,
 								   ErrorData **edata);
 static bool execute_step(RunState *run, Jsonb **output, ErrorData **edata);
+static void record_step(RunState *run, Jsonb *output, TimestampTz started);
+static void sleep_run(RunState *run);
 static bool checkpoint(RunState *run);
 static void handle_failure(RunState *run, bool in_step, ErrorData *edata);
 static void complete_run(RunState *run, Jsonb *output);
@@ -253,15 +258,35 @@ void
 executor_discover(RunState *run)
 {
 	if (run->nsteps >= INNGEST_MAX_STEPS)
-	{
-		run->limit_exceeded = true;
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("run %lld exceeded the limit of %d steps",
-						(long long) run->run_id, INNGEST_MAX_STEPS)));
-	}
+		executor_fatal(run, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+					   "run exceeded the limit of %d steps", INNGEST_MAX_STEPS);
 	run->discovered = true;
 	raise_discovered(run);
+}
+
+/*
+ * A misuse of the step API that no retry can fix (a bad duration, too many
+ * steps): raise it in the handler, and fail the run with it however the
+ * handler ends, even if it catches the error.
+ */
+void
+executor_fatal(RunState *run, int sqlerrcode, const char *fmt,...)
+{
+	va_list		args;
+	char		buf[1024];
+	MemoryContext oldcxt;
+
+	va_start(args, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, args);
+	va_end(args);
+
+	oldcxt = MemoryContextSwitchTo(run->cxt);
+	run->fatal = palloc0(sizeof(ErrorData));
+	run->fatal->sqlerrcode = sqlerrcode;
+	run->fatal->message = pstrdup(buf);
+	MemoryContextSwitchTo(oldcxt);
+
+	ereport(ERROR, (errcode(sqlerrcode), errmsg("%s", buf)));
 }
 
 /* ----------------------------------------------------------------------
@@ -369,6 +394,25 @@ handler_problem(RunState *run)
 	return NULL;
 }
 
+/* A sleeping run's time has come: its sleep step is completed */
+static void
+wake_sleeper(RunState *run)
+{
+	static const Oid types[1] = {INT8OID};
+	Datum		values[1];
+	SPIPlanPtr	plan;
+	int			ret;
+
+	values[0] = Int64GetDatum(run->run_id);
+	plan = inngest_keep_plan(&plans.wake_sleeper,
+							 "UPDATE inngest.steps SET status = 'completed' "
+							 "WHERE run_id = $1 AND status = 'sleeping'",
+							 1, types);
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not wake run %lld", (long long) run->run_id);
+}
+
 /* Load the outputs of the run's completed steps */
 static void
 load_memo(RunState *run)
@@ -382,7 +426,8 @@ load_memo(RunState *run)
 	plan = inngest_keep_plan(&plans.load_memo,
 				   "SELECT step_id, output FROM inngest.steps "
 				   "WHERE run_id = $1 AND status = 'completed'", 1, types);
-	ret = SPI_execute_plan(plan, values, NULL, true, 0);
+	/* not read-only: a fresh snapshot, after our own writes (wake_sleeper) */
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not load the memo of run %lld", (long long) run->run_id);
 
@@ -437,6 +482,7 @@ executor_run_next(bool commit_steps)
 	int			attempt;
 	bool		fresh;
 	Datum		started_at;
+	char	   *status;
 	RunState   *run;
 	InngestFunction *fn;
 
@@ -454,7 +500,7 @@ executor_run_next(bool commit_steps)
 	 * run is claimed, run and completed with a single update of its row.
 	 */
 	plan = inngest_keep_plan(&plans.claim,
-				   "SELECT id, function_id, event, attempt, started_at "
+				   "SELECT id, function_id, event, attempt, started_at, status "
 				   "FROM inngest.runs WHERE wake_at <= $1 "
 				   "ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
 				   1, types);
@@ -477,6 +523,7 @@ executor_run_next(bool commit_steps)
 	started_at = SPI_getbinval(tup, desc, 5, &isnull);
 	fresh = isnull;
 	started_at = isnull ? TimestampTzGetDatum(inngest_clock()) : started_at;
+	status = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
 
 	/* a live driver holds the lock only in a race we lost: leave it be */
 	if (!lock_run(run_id, true))
@@ -515,6 +562,8 @@ executor_run_next(bool commit_steps)
 			else
 			{
 				fmgr_info_cxt(run->handler, &run->flinfo, run->cxt);
+				if (strcmp(status, "sleeping") == 0)
+					wake_sleeper(run);
 				if (!fresh)
 					load_memo(run);
 				current_run = run;
@@ -607,15 +656,9 @@ drive(RunState *run)
 
 		result = invoke_handler(run, &output, &edata);
 
-		if (run->limit_exceeded)
+		if (run->fatal != NULL)
 		{
-			ErrorData	ed;
-
-			memset(&ed, 0, sizeof(ed));
-			ed.sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
-			ed.message = psprintf("run exceeded the limit of %d steps",
-								  INNGEST_MAX_STEPS);
-			fail_run(run, error_to_jsonb(&ed));
+			fail_run(run, error_to_jsonb(run->fatal));
 			return;
 		}
 
@@ -628,6 +671,18 @@ drive(RunState *run)
 		{
 			handle_failure(run, false, edata);
 			return;
+		}
+
+		/* a sleep is bookkeeping, not work: no checkpoint needed before it */
+		if (run->pending.kind == STEP_SLEEP)
+		{
+			if (run->pending.until > inngest_clock())
+			{
+				sleep_run(run);
+				return;
+			}
+			record_step(run, NULL, inngest_clock());	/* already past */
+			continue;
 		}
 
 		/* a new step: checkpoint the previous one, then run it */
@@ -822,11 +877,109 @@ step_plan(PendingStep *step)
 	return plan;
 }
 
+/* The step's output as jsonb, checked against the size limit */
+static Jsonb *
+step_output(PendingStep *step, Datum value, Oid typid, MemoryContext cxt)
+{
+	Jsonb	   *j = value_to_jsonb(value, typid);
+	Jsonb	   *copy;
+
+	if (VARSIZE(j) > (Size) inngest_max_step_output_size * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("output of step \"%s\" is too large (%zu bytes)",
+						step->key, (Size) VARSIZE(j)),
+				 errdetail("The limit is inngest.max_step_output_size = %d kB.",
+						   inngest_max_step_output_size)));
+	copy = MemoryContextAlloc(cxt, VARSIZE(j));
+	memcpy(copy, j, VARSIZE(j));
+	return copy;
+}
+
 /*
- * Run the pending step in a subtransaction, as the function's owner, with
- * the handler's search_path, and on success insert its memo row in the
- * same transaction as its writes.  Returns false (with *edata) on failure,
- * after rolling the step back.
+ * STEP_RUN: execute the query as the function's owner, with the handler's
+ * search_path; its first column of its first row is the output.
+ */
+static Jsonb *
+run_query_step(RunState *run, Oid save_sec)
+{
+	PendingStep *step = &run->pending;
+	int			nestlevel;
+	int			ret;
+	SPIPlanPtr	plan;
+	Jsonb	   *result = NULL;
+
+	SetUserIdAndSecContext(run->owner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nestlevel = inngest_push_search_path(step->search_path);
+
+	run->in_step = true;
+	plan = step_plan(step);
+	if (plan != NULL)
+		ret = SPI_execute_plan(plan, step->args, step->argnulls, false, 0);
+	else
+		ret = SPI_execute_with_args(step->query, step->nargs, step->argtypes,
+									step->args, step->argnulls, false, 0);
+	run->in_step = false;
+	if (ret < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("step query failed: %s", SPI_result_code_string(ret))));
+
+	if (SPI_tuptable != NULL && SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		value = SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			result = step_output(step, value,
+								 SPI_gettypeid(SPI_tuptable->tupdesc, 1), run->cxt);
+	}
+	if (SPI_tuptable != NULL)
+		SPI_freetuptable(SPI_tuptable);
+	inngest_pop_search_path(nestlevel);
+	return result;
+}
+
+/*
+ * STEP_SEND: insert the event (as the extension owner: sending is what the
+ * step API is for); the output is Inngest's {"ids": [...]}.
+ */
+static Jsonb *
+send_event_step(RunState *run, Oid save_sec)
+{
+	PendingStep *step = &run->pending;
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	int64		seq;
+	char	   *id;
+	Jsonb	   *result;
+
+	SetUserIdAndSecContext(inngest_schema_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	seq = ingest_send_event(step->event_name, step->event_data);
+
+	id = psprintf(INT64_FORMAT, seq);
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	v.type = jbvString;
+	v.val.string.val = "ids";
+	v.val.string.len = 3;
+	(void) pushJsonbValue(&state, WJB_KEY, &v);
+	(void) pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	v.val.string.val = id;
+	v.val.string.len = strlen(id);
+	(void) pushJsonbValue(&state, WJB_ELEM, &v);
+	(void) pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	result = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+	return step_output(step, JsonbPGetDatum(result), JSONBOID, run->cxt);
+}
+
+/*
+ * Run the pending step in a subtransaction and, on success, record its
+ * memo in the same transaction as its writes.  Returns false (with
+ * *edata) on failure, after rolling the step back.
  */
 static bool
 execute_step(RunState *run, Jsonb **output, ErrorData **edata)
@@ -840,7 +993,6 @@ execute_step(RunState *run, Jsonb **output, ErrorData **edata)
 	Jsonb	   *volatile result = NULL;
 	TimestampTz started = inngest_clock();
 
-	Assert(step->kind == STEP_RUN);
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 
 	BeginInternalSubTransaction(NULL);
@@ -848,56 +1000,12 @@ execute_step(RunState *run, Jsonb **output, ErrorData **edata)
 
 	PG_TRY();
 	{
-		int			nestlevel;
-		int			ret;
-		SPIPlanPtr	plan;
-
-		SetUserIdAndSecContext(run->owner,
-							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-		nestlevel = inngest_push_search_path(step->search_path);
 		PushActiveSnapshot(GetTransactionSnapshot());
-
-		run->in_step = true;
-		plan = step_plan(step);
-		if (plan != NULL)
-			ret = SPI_execute_plan(plan, step->args, step->argnulls, false, 0);
+		if (step->kind == STEP_SEND)
+			result = send_event_step(run, save_sec);
 		else
-			ret = SPI_execute_with_args(step->query, step->nargs, step->argtypes,
-										step->args, step->argnulls, false, 0);
-		run->in_step = false;
-		if (ret < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("step query failed: %s", SPI_result_code_string(ret))));
-
-		if (SPI_tuptable != NULL && SPI_processed > 0)
-		{
-			bool		isnull;
-			Datum		value = SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull);
-
-			if (!isnull)
-			{
-				Jsonb	   *j = value_to_jsonb(value,
-											   SPI_gettypeid(SPI_tuptable->tupdesc, 1));
-
-				if (VARSIZE(j) > (Size) inngest_max_step_output_size * 1024)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-							 errmsg("output of step \"%s\" is too large (%zu bytes)",
-									step->key, (Size) VARSIZE(j)),
-							 errdetail("The limit is inngest.max_step_output_size = %d kB.",
-									   inngest_max_step_output_size)));
-				result = MemoryContextAlloc(run->cxt, VARSIZE(j));
-				memcpy(result, j, VARSIZE(j));
-			}
-		}
-		if (SPI_tuptable != NULL)
-			SPI_freetuptable(SPI_tuptable);
-
+			result = run_query_step(run, save_sec);
 		PopActiveSnapshot();
-		inngest_pop_search_path(nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
@@ -919,67 +1027,136 @@ execute_step(RunState *run, Jsonb **output, ErrorData **edata)
 	if (!ok)
 		return false;
 
-	/* the memo row, in the step's transaction */
+	record_step(run, result, started);
+	*output = result;
+	return true;
+}
+
+static const char *
+step_kind_name(StepKind kind)
+{
+	switch (kind)
 	{
-		static const Oid types[7] = {INT8OID, TEXTOID, INT4OID, JSONBOID,
-		INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-		Datum		values[7];
-		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-		SPIPlanPtr	plan;
-		int			ret;
+		case STEP_RUN:
+			return "run";
+		case STEP_SEND:
+			return "send";
+		case STEP_SLEEP:
+			return "sleep";
+	}
+	return "run";				/* keep the compiler quiet */
+}
 
-		values[0] = Int64GetDatum(run->run_id);
-		values[1] = CStringGetTextDatum(step->key);
-		values[2] = Int32GetDatum(run->nsteps);
-		values[3] = result ? JsonbPGetDatum(result) : (Datum) 0;
-		nulls[3] = result ? ' ' : 'n';
-		values[4] = Int32GetDatum(run->attempt + 1);
-		values[5] = TimestampTzGetDatum(started);
-		values[6] = TimestampTzGetDatum(inngest_clock());
+/*
+ * The pending step completed with output: insert its memo row (in the
+ * current transaction, with the step's writes) and make it visible to the
+ * replay.
+ */
+static void
+record_step(RunState *run, Jsonb *output, TimestampTz started)
+{
+	PendingStep *step = &run->pending;
+	static const Oid types[8] = {INT8OID, TEXTOID, INT4OID, JSONBOID,
+	INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	SPIPlanPtr	plan;
+	int			ret;
 
-		if (run->attempt == 0)
-			plan = inngest_keep_plan(&plans.insert_step,
-						   "INSERT INTO inngest.steps (run_id, step_id, position, kind, "
-						   "status, output, attempts, started_at, ended_at) "
-						   "VALUES ($1, $2, $3, 'run', 'completed', $4, $5, $6, $7)",
-						   7, types);
-		else
-			plan = inngest_keep_plan(&plans.upsert_step,
-						   "INSERT INTO inngest.steps AS s (run_id, step_id, position, kind, "
-						   "status, output, attempts, started_at, ended_at) "
-						   "VALUES ($1, $2, $3, 'run', 'completed', $4, $5, $6, $7) "
-						   "ON CONFLICT (run_id, step_id) DO UPDATE SET "
-						   "status = 'completed', output = excluded.output, "
-						   "attempts = excluded.attempts, ended_at = excluded.ended_at",
-						   7, types);
-		ret = SPI_execute_plan(plan, values, nulls, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not record step \"%s\"", step->key);
+	values[0] = Int64GetDatum(run->run_id);
+	values[1] = CStringGetTextDatum(step->key);
+	values[2] = Int32GetDatum(run->nsteps);
+	values[3] = output ? JsonbPGetDatum(output) : (Datum) 0;
+	nulls[3] = output ? ' ' : 'n';
+	values[4] = Int32GetDatum(run->attempt + 1);
+	values[5] = TimestampTzGetDatum(started);
+	values[6] = TimestampTzGetDatum(inngest_clock());
+	values[7] = CStringGetTextDatum(step_kind_name(step->kind));
 
-		if (run->attempt > 0)
-		{
-			static const Oid rtypes[1] = {INT8OID};
+	if (run->attempt == 0)
+		plan = inngest_keep_plan(&plans.insert_step,
+								 "INSERT INTO inngest.steps (run_id, step_id, position, kind, "
+								 "status, output, attempts, started_at, ended_at) "
+								 "VALUES ($1, $2, $3, $8, 'completed', $4, $5, $6, $7)",
+								 8, types);
+	else
+		plan = inngest_keep_plan(&plans.upsert_step,
+								 "INSERT INTO inngest.steps AS s (run_id, step_id, position, kind, "
+								 "status, output, attempts, started_at, ended_at) "
+								 "VALUES ($1, $2, $3, $8, 'completed', $4, $5, $6, $7) "
+								 "ON CONFLICT (run_id, step_id) DO UPDATE SET "
+								 "status = 'completed', output = excluded.output, "
+								 "attempts = excluded.attempts, ended_at = excluded.ended_at",
+								 8, types);
+	ret = SPI_execute_plan(plan, values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not record step \"%s\"", step->key);
 
-			plan = inngest_keep_plan(&plans.reset_attempt,
-						   "UPDATE inngest.runs SET attempt = 0, error = NULL "
-						   "WHERE id = $1", 1, rtypes);
-			ret = SPI_execute_plan(plan, values, NULL, false, 0);
-			if (ret != SPI_OK_UPDATE)
-				elog(ERROR, "could not update run %lld", (long long) run->run_id);
-			run->attempt = 0;
-		}
+	if (run->attempt > 0)
+	{
+		static const Oid rtypes[1] = {INT8OID};
+
+		plan = inngest_keep_plan(&plans.reset_attempt,
+								 "UPDATE inngest.runs SET attempt = 0, error = NULL "
+								 "WHERE id = $1", 1, rtypes);
+		ret = SPI_execute_plan(plan, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not update run %lld", (long long) run->run_id);
+		run->attempt = 0;
 	}
 
 	/* the replay sees the memo, and the step's writes */
 	{
 		MemoEntry  *m = hash_search(run->memo, step->key, HASH_ENTER, NULL);
 
-		m->output = result;
+		m->output = output;
 		run->nsteps++;
 	}
 	CommandCounterIncrement();
-	*output = result;
-	return true;
+}
+
+/*
+ * The handler reached a sleep whose time has not come: record the step as
+ * sleeping and let the run go until then.  It holds nothing meanwhile; the
+ * claim that wakes it marks the step completed (executor_run_next).
+ */
+static void
+sleep_run(RunState *run)
+{
+	PendingStep *step = &run->pending;
+	static const Oid stypes[5] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID};
+	static const Oid rtypes[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[5];
+	SPIPlanPtr	plan;
+	int			ret;
+
+	values[0] = Int64GetDatum(run->run_id);
+	values[1] = CStringGetTextDatum(step->key);
+	values[2] = Int32GetDatum(run->nsteps);
+	values[3] = TimestampTzGetDatum(inngest_clock());
+	values[4] = TimestampTzGetDatum(step->until);
+	plan = inngest_keep_plan(&plans.sleep_step,
+							 "INSERT INTO inngest.steps (run_id, step_id, position, kind, "
+							 "status, attempts, started_at, ended_at) "
+							 "VALUES ($1, $2, $3, 'sleep', 'sleeping', 1, $4, $5)",
+							 5, stypes);
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not record step \"%s\"", step->key);
+
+	values[1] = TimestampTzGetDatum(step->until);
+	values[2] = TimestampTzGetDatum(run->started_at);
+	plan = inngest_keep_plan(&plans.sleep_run,
+							 "UPDATE inngest.runs SET status = 'sleeping', attempt = 0, "
+							 "error = NULL, wake_at = $2, started_at = $3 WHERE id = $1",
+							 3, rtypes);
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not update run %lld", (long long) run->run_id);
+
+	/* idle executors recompute their next wake-up */
+	worker_request_wake();
 }
 
 /*

@@ -15,7 +15,9 @@
 
 typedef enum StepKind
 {
-	STEP_RUN
+	STEP_RUN,					/* step_run: a query */
+	STEP_SEND,					/* step_send_event: an event */
+	STEP_SLEEP					/* step_sleep, step_sleep_until */
 } StepKind;
 
 /* A completed step's memoized output */
@@ -36,6 +38,9 @@ typedef struct PendingStep
 	Datum	   *args;
 	char	   *argnulls;		/* SPI convention: 'n' or ' ' */
 	char	   *search_path;	/* the handler's, so names resolve alike */
+	TimestampTz until;			/* STEP_SLEEP: when to resume */
+	char	   *event_name;		/* STEP_SEND: the event to send */
+	Jsonb	   *event_data;
 } PendingStep;
 
 /*
@@ -67,7 +72,7 @@ typedef struct RunState
 	bool		in_handler;
 	bool		in_step;
 	bool		discovered;		/* pending holds a step to run */
-	bool		limit_exceeded;
+	ErrorData  *fatal;			/* a misuse that fails the run, no retry */
 	PendingStep pending;
 } RunState;
 
@@ -76,6 +81,8 @@ extern RunState *executor_active_run(void);
 extern char *executor_step_key(RunState *run, const char *step_id);
 extern MemoEntry *executor_memo_lookup(RunState *run, const char *key);
 extern void executor_discover(RunState *run) pg_attribute_noreturn();
+extern void executor_fatal(RunState *run, int sqlerrcode, const char *fmt,...)
+			pg_attribute_printf(3, 4) pg_attribute_noreturn();
 
 extern bool executor_run_next(bool commit_steps);
 extern int	executor_tick(int max_runs);

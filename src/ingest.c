@@ -375,25 +375,32 @@ inngest_events_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
- * Send an event from inside the extension (system events).  It goes
- * through inngest.events like any other, so functions may trigger on it.
- * The caller has SPI connected and runs as the extension owner.
+ * Send an event from inside the extension (system events, step_send_event)
+ * and return its seq.  It goes through inngest.events like any other, so
+ * functions may trigger on it.  The caller has SPI connected and runs as
+ * the extension owner.
  */
-void
+int64
 ingest_send_event(const char *name, Jsonb *data)
 {
 	Oid			types[2] = {TEXTOID, JSONBOID};
 	Datum		values[2];
 	SPIPlanPtr	plan;
 	int			ret;
+	bool		isnull;
+	int64		seq;
 
 	plan = inngest_keep_plan(&send_plan,
-					 "INSERT INTO inngest.events (name, data) VALUES ($1, $2)",
-					 2, types);
+							 "INSERT INTO inngest.events (name, data) VALUES ($1, $2) "
+							 "RETURNING seq", 2, types);
 	values[0] = CStringGetTextDatum(name);
 	values[1] = JsonbPGetDatum(data);
 	ret = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not send event \"%s\": %s", name,
 			 SPI_result_code_string(ret));
+	seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return seq;
 }

@@ -10,6 +10,6 @@
 
 #include "utils/jsonb.h"
 
-extern void ingest_send_event(const char *name, Jsonb *data);
+extern int64 ingest_send_event(const char *name, Jsonb *data);
 
 #endif							/* INNGEST_INGEST_H */

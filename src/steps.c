@@ -16,6 +16,7 @@
 #include "funcapi.h"
 #include "parser/parser.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -25,6 +26,12 @@
 #include "steps.h"
 
 PG_FUNCTION_INFO_V1(inngest_step_run);
+PG_FUNCTION_INFO_V1(inngest_step_sleep);
+PG_FUNCTION_INFO_V1(inngest_step_sleep_until);
+PG_FUNCTION_INFO_V1(inngest_step_send_event);
+
+/* The longest a run may sleep or wait */
+#define MAX_SLEEP "1 year"
 
 /* The memo as the function result; a copy, the caller may free it */
 static Datum
@@ -37,6 +44,163 @@ memo_result(FunctionCallInfo fcinfo, MemoEntry *memo)
 	copy = palloc(VARSIZE(memo->output));
 	memcpy(copy, memo->output, VARSIZE(memo->output));
 	PG_RETURN_JSONB_P(copy);
+}
+
+/*
+ * The memo key of this call's step id, and its memo if the step has
+ * completed (else NULL).  Raises at once if a step is already pending.
+ */
+static MemoEntry *
+step_lookup(FunctionCallInfo fcinfo, RunState *run, char **key)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("step id must not be null")));
+	*key = executor_step_key(run, text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	return executor_memo_lookup(run, *key);
+}
+
+/* Start filling run->pending for a new step of this kind */
+static PendingStep *
+pending_step(RunState *run, const char *key, StepKind kind)
+{
+	PendingStep *step = &run->pending;
+
+	strlcpy(step->key, key, sizeof(step->key));
+	step->kind = kind;
+	return step;
+}
+
+/*
+ * now + 1 year: sleeps and waits may not be longer, as in Inngest.  Later
+ * than that is a misuse no retry fixes, so it fails the run.
+ */
+static void
+check_resume_time(RunState *run, const char *key, TimestampTz until)
+{
+	TimestampTz limit;
+
+	limit = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													TimestampTzGetDatum(inngest_clock()),
+													DirectFunctionCall3(interval_in,
+																		CStringGetDatum(MAX_SLEEP),
+																		ObjectIdGetDatum(InvalidOid),
+																		Int32GetDatum(-1))));
+	if (until > limit)
+		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "step \"%s\" would sleep until %s, more than %s from now",
+					   key, timestamptz_to_str(until), MAX_SLEEP);
+}
+
+/*
+ * inngest.step_sleep(step_id text, duration interval) RETURNS void
+ *
+ * The run leaves the executor and holds nothing until the time comes.
+ */
+Datum
+inngest_step_sleep(PG_FUNCTION_ARGS)
+{
+	RunState   *run = executor_current_run("inngest.step_sleep()");
+	char	   *key;
+	Interval   *duration;
+	Interval	zero;
+	TimestampTz until;
+	PendingStep *step;
+
+	if (step_lookup(fcinfo, run, &key) != NULL)
+		PG_RETURN_VOID();
+
+	if (PG_ARGISNULL(1))
+		executor_fatal(run, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+					   "duration of step \"%s\" must not be null", key);
+	duration = PG_GETARG_INTERVAL_P(1);
+	memset(&zero, 0, sizeof(zero));
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp,
+										  IntervalPGetDatum(duration),
+										  IntervalPGetDatum(&zero))) < 0)
+		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "duration of step \"%s\" must not be negative", key);
+	until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													TimestampTzGetDatum(inngest_clock()),
+													IntervalPGetDatum(duration)));
+	check_resume_time(run, key, until);
+
+	step = pending_step(run, key, STEP_SLEEP);
+	step->until = until;
+	executor_discover(run);
+}
+
+/*
+ * inngest.step_sleep_until(step_id text, until timestamptz) RETURNS void
+ *
+ * A time already past resumes at once.
+ */
+Datum
+inngest_step_sleep_until(PG_FUNCTION_ARGS)
+{
+	RunState   *run = executor_current_run("inngest.step_sleep_until()");
+	char	   *key;
+	TimestampTz until;
+	PendingStep *step;
+
+	if (step_lookup(fcinfo, run, &key) != NULL)
+		PG_RETURN_VOID();
+
+	if (PG_ARGISNULL(1))
+		executor_fatal(run, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+					   "time of step \"%s\" must not be null", key);
+	until = PG_GETARG_TIMESTAMPTZ(1);
+	if (TIMESTAMP_NOT_FINITE(until))
+		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "time of step \"%s\" must be finite", key);
+	check_resume_time(run, key, until);
+
+	step = pending_step(run, key, STEP_SLEEP);
+	step->until = until;
+	executor_discover(run);
+}
+
+/*
+ * inngest.step_send_event(step_id text, name text, data jsonb) RETURNS jsonb
+ *
+ * Sends the event once (memoized) and returns {"ids": [...]}.
+ */
+Datum
+inngest_step_send_event(PG_FUNCTION_ARGS)
+{
+	RunState   *run = executor_current_run("inngest.step_send_event()");
+	char	   *key;
+	MemoEntry  *memo;
+	PendingStep *step;
+	text	   *name;
+	Jsonb	   *data;
+	MemoryContext oldcxt;
+
+	memo = step_lookup(fcinfo, run, &key);
+	if (memo != NULL)
+		return memo_result(fcinfo, memo);
+
+	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
+		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "event name of step \"%s\" must not be empty", key);
+	name = PG_GETARG_TEXT_PP(1);
+	if (PG_ARGISNULL(2))
+		executor_fatal(run, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+					   "event data of step \"%s\" must not be null", key);
+	data = PG_GETARG_JSONB_P(2);
+	if (!JB_ROOT_IS_OBJECT(data) || JB_ROOT_IS_SCALAR(data))
+		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "event data of step \"%s\" must be a JSON object", key);
+
+	oldcxt = MemoryContextSwitchTo(run->invoke_cxt);
+	step = pending_step(run, key, STEP_SEND);
+	step->event_name = text_to_cstring(name);
+	step->event_data = palloc(VARSIZE(data));
+	memcpy(step->event_data, data, VARSIZE(data));
+	MemoryContextSwitchTo(oldcxt);
+
+	executor_discover(run);
 }
 
 /*
@@ -61,13 +225,7 @@ inngest_step_run(PG_FUNCTION_ARGS)
 	int			nargs = 0;
 	int			i;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("step id must not be null")));
-	key = executor_step_key(run, text_to_cstring(PG_GETARG_TEXT_PP(0)));
-
-	memo = executor_memo_lookup(run, key);
+	memo = step_lookup(fcinfo, run, &key);
 	if (memo != NULL)
 		return memo_result(fcinfo, memo);
 
@@ -92,9 +250,7 @@ inngest_step_run(PG_FUNCTION_ARGS)
 
 	/* copy everything the executor needs out of the handler's memory */
 	oldcxt = MemoryContextSwitchTo(run->invoke_cxt);
-	step = &run->pending;
-	strlcpy(step->key, key, sizeof(step->key));
-	step->kind = STEP_RUN;
+	step = pending_step(run, key, STEP_RUN);
 	step->query = pstrdup(query);
 	step->nargs = nargs;
 	step->argtypes = palloc(sizeof(Oid) * (nargs + 1));
