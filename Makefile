@@ -10,6 +10,7 @@ OBJS = \
 	src/ingest.o \
 	src/jsonutil.o \
 	src/steps.o \
+	src/waits.o \
 	src/worker.o
 DATA = $(wildcard sql/inngest_pg--*.sql)
 PGFILEDESC = "inngest_pg - durable functions inside PostgreSQL"

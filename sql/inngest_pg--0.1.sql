@@ -118,6 +118,55 @@ CREATE TABLE inngest.steps (
 );
 
 -- ---------------------------------------------------------------------------
+-- Waits: step_wait_for_event, cancelOn and step_invoke are one mechanism
+-- ---------------------------------------------------------------------------
+
+/*
+ * A run waiting for an event: the awaited name, and the value the incoming
+ * event must have at match_path (empty: no match key), precomputed from the
+ * run's own event, so that an incoming event finds its waits by index and
+ * its cost does not grow with the number of runs waiting for other values.
+ * "condition" is the compiled "if" ($ is the incoming event, $event the
+ * run's).  kind: 'wait' (step_wait_for_event), 'cancel' (cancelOn),
+ * 'invoke' (step_invoke waiting for the callee's end).
+ */
+CREATE TABLE inngest.waits (
+    id          pg_catalog.int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id      pg_catalog.int8 NOT NULL,
+    kind        pg_catalog.text NOT NULL,
+    step_id     pg_catalog.text,
+    event       pg_catalog.text NOT NULL,
+    match_path  pg_catalog.text[] NOT NULL DEFAULT '{}',
+    match_value pg_catalog.jsonb,
+    condition   pg_catalog.jsonpath,
+    expires_at  pg_catalog.timestamptz,
+    created_at  pg_catalog.timestamptz NOT NULL,
+    CONSTRAINT waits_kind_check CHECK (kind IN ('wait', 'cancel', 'invoke'))
+);
+CREATE INDEX waits_lookup ON inngest.waits (event, match_path, match_value);
+CREATE INDEX waits_run ON inngest.waits (run_id);
+
+-- The (event, match path) pairs that have ever been waited on: what an
+-- incoming event of that name must look up.
+CREATE TABLE inngest.wait_keys (
+    event       pg_catalog.text NOT NULL,
+    match_path  pg_catalog.text[] NOT NULL,
+    PRIMARY KEY (event, match_path)
+);
+
+/*
+ * Matches an incoming event found for a run that was being driven at that
+ * moment: the executors apply them as soon as the run is free, so that an
+ * event never waits for a row lock (which could deadlock with a driver).
+ */
+CREATE TABLE inngest.wait_hits (
+    id          pg_catalog.int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    wait_id     pg_catalog.int8 NOT NULL,
+    run_id      pg_catalog.int8 NOT NULL,
+    event       pg_catalog.jsonb NOT NULL
+);
+
+-- ---------------------------------------------------------------------------
 -- The event trigger: matches events to functions and starts runs
 -- ---------------------------------------------------------------------------
 
@@ -207,6 +256,15 @@ RETURNS pg_catalog.jsonb
 AS 'MODULE_PATHNAME', 'inngest_step_send_event'
 LANGUAGE C VOLATILE;
 
+CREATE FUNCTION inngest.step_wait_for_event(step_id pg_catalog.text,
+                                            event pg_catalog.text,
+                                            timeout pg_catalog.interval,
+                                            match pg_catalog.text DEFAULT NULL,
+                                            "if" pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.jsonb
+AS 'MODULE_PATHNAME', 'inngest_step_wait_for_event'
+LANGUAGE C VOLATILE;
+
 CREATE FUNCTION inngest.run_id()
 RETURNS pg_catalog.int8
 AS 'MODULE_PATHNAME', 'inngest_run_id'
@@ -228,7 +286,8 @@ LANGUAGE C STABLE;
  */
 GRANT USAGE ON SCHEMA inngest TO PUBLIC;
 REVOKE ALL ON inngest.functions, inngest.triggers, inngest.events,
-    inngest.event_ids, inngest.runs, inngest.steps FROM PUBLIC;
+    inngest.event_ids, inngest.runs, inngest.steps, inngest.waits,
+    inngest.wait_keys, inngest.wait_hits FROM PUBLIC;
 
 -- pg_dump keeps the user data of these tables
 SELECT pg_catalog.pg_extension_config_dump('inngest.functions', '');
@@ -237,3 +296,6 @@ SELECT pg_catalog.pg_extension_config_dump('inngest.events', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.event_ids', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.runs', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.steps', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.waits', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.wait_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.wait_hits', '');

@@ -60,6 +60,7 @@
 #include "guc.h"
 #include "ingest.h"
 #include "jsonutil.h"
+#include "waits.h"
 #include "worker.h"
 
 /* Occurrences of a step id within one invocation */
@@ -108,6 +109,8 @@ typedef struct ExecutorPlans
 	SPIPlanPtr	sleep_step;
 	SPIPlanPtr	sleep_run;
 	SPIPlanPtr	wake_sleeper;
+	SPIPlanPtr	wait_step;
+	SPIPlanPtr	wait_run;
 	SPIPlanPtr	run_status;
 	SPIPlanPtr	complete;
 	SPIPlanPtr	fail;
@@ -156,6 +159,7 @@ static InvokeResult invoke_handler(RunState *run, Jsonb **output,
 static bool execute_step(RunState *run, Jsonb **output, ErrorData **edata);
 static void record_step(RunState *run, Jsonb *output, TimestampTz started);
 static void sleep_run(RunState *run);
+static void wait_run(RunState *run);
 static bool checkpoint(RunState *run);
 static void handle_failure(RunState *run, bool in_step, ErrorData *edata);
 static void complete_run(RunState *run, Jsonb *output);
@@ -394,6 +398,51 @@ handler_problem(RunState *run)
 	return NULL;
 }
 
+/*
+ * The handler reached step_wait_for_event: register the wait (under the
+ * event name's lock, see waits.c), record the step as waiting and let the
+ * run go until an event resolves it or its timeout comes.
+ */
+static void
+wait_run(RunState *run)
+{
+	PendingStep *step = &run->pending;
+	EventLockRequest lock = {step->event_name, EVENT_LOCK_WAIT};
+	static const Oid stypes[4] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID};
+	static const Oid rtypes[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	SPIPlanPtr	plan;
+	int			ret;
+
+	waits_lock_events(&lock, 1);
+	waits_register(run->run_id, "wait", step->key, step->event_name,
+				   step->match_path, run->event, step->condition, step->until);
+
+	values[0] = Int64GetDatum(run->run_id);
+	values[1] = CStringGetTextDatum(step->key);
+	values[2] = Int32GetDatum(run->nsteps);
+	values[3] = TimestampTzGetDatum(inngest_clock());
+	plan = inngest_keep_plan(&plans.wait_step,
+							 "INSERT INTO inngest.steps (run_id, step_id, position, kind, "
+							 "status, attempts, started_at) "
+							 "VALUES ($1, $2, $3, 'wait', 'waiting', 1, $4)",
+							 4, stypes);
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not record step \"%s\"", step->key);
+
+	values[1] = TimestampTzGetDatum(step->until);
+	values[2] = TimestampTzGetDatum(run->started_at);
+	plan = inngest_keep_plan(&plans.wait_run,
+							 "UPDATE inngest.runs SET status = 'waiting', attempt = 0, "
+							 "error = NULL, wake_at = $2, started_at = $3 WHERE id = $1",
+							 3, rtypes);
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not update run %lld", (long long) run->run_id);
+	worker_request_wake();
+}
+
 /* A sleeping run's time has come: its sleep step is completed */
 static void
 wake_sleeper(RunState *run)
@@ -564,6 +613,8 @@ executor_run_next(bool commit_steps)
 				fmgr_info_cxt(run->handler, &run->flinfo, run->cxt);
 				if (strcmp(status, "sleeping") == 0)
 					wake_sleeper(run);
+				else if (strcmp(status, "waiting") == 0)
+					waits_timeout_step(run->run_id);	/* the timeout came */
 				if (!fresh)
 					load_memo(run);
 				current_run = run;
@@ -683,6 +734,18 @@ drive(RunState *run)
 			}
 			record_step(run, NULL, inngest_clock());	/* already past */
 			continue;
+		}
+
+		if (run->pending.kind == STEP_WAIT)
+		{
+			/*
+			 * A worker takes the event name's lock with no other wait lock
+			 * held (see waits.c): commit first if this transaction has one.
+			 */
+			if (run->commit_steps && waits_holding_locks() && !checkpoint(run))
+				return;
+			wait_run(run);
+			return;
 		}
 
 		/* a new step: checkpoint the previous one, then run it */
@@ -1043,6 +1106,8 @@ step_kind_name(StepKind kind)
 			return "send";
 		case STEP_SLEEP:
 			return "sleep";
+		case STEP_WAIT:
+			return "wait";
 	}
 	return "run";				/* keep the compiler quiet */
 }
@@ -1490,7 +1555,15 @@ executor_tick(int max_runs)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (!executor_run_next(false))
+		{
+			/* matches left for runs that were busy may make some due */
+			if (waits_apply_hits() > 0)
+			{
+				CommandCounterIncrement();
+				continue;
+			}
 			break;
+		}
 		CommandCounterIncrement();
 		count++;
 	}

@@ -11,13 +11,16 @@
 #include "inngest.h"
 
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/hsearch.h"
+#include "utils/jsonpath.h"
 
 typedef enum StepKind
 {
 	STEP_RUN,					/* step_run: a query */
 	STEP_SEND,					/* step_send_event: an event */
-	STEP_SLEEP					/* step_sleep, step_sleep_until */
+	STEP_SLEEP,					/* step_sleep, step_sleep_until */
+	STEP_WAIT					/* step_wait_for_event */
 } StepKind;
 
 /* A completed step's memoized output */
@@ -38,9 +41,13 @@ typedef struct PendingStep
 	Datum	   *args;
 	char	   *argnulls;		/* SPI convention: 'n' or ' ' */
 	char	   *search_path;	/* the handler's, so names resolve alike */
-	TimestampTz until;			/* STEP_SLEEP: when to resume */
-	char	   *event_name;		/* STEP_SEND: the event to send */
+	TimestampTz until;			/* STEP_SLEEP: when to resume; STEP_WAIT:
+								 * the timeout */
+	char	   *event_name;		/* STEP_SEND: the event to send; STEP_WAIT:
+								 * the event to wait for */
 	Jsonb	   *event_data;
+	ArrayType  *match_path;		/* STEP_WAIT: match key, or NULL */
+	JsonPath   *condition;		/* STEP_WAIT: compiled "if", or NULL */
 } PendingStep;
 
 /*

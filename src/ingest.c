@@ -35,6 +35,7 @@
 #include "guc.h"
 #include "ingest.h"
 #include "jsonutil.h"
+#include "waits.h"
 #include "worker.h"
 
 /* Runs are inserted in batches of this many */
@@ -50,17 +51,31 @@ typedef struct EventColumns
 	int			ts;
 } EventColumns;
 
-/* Runs to insert, accumulated across events */
+/*
+ * Work accumulated across events: runs to insert, and events to match
+ * against waits.  Flushed every INGEST_BATCH of either.
+ */
 typedef struct RunBatch
 {
 	int			n;
 	Datum		function_ids[INGEST_BATCH];
 	Datum		events[INGEST_BATCH];
+	int			nwaited;
+	Datum		waited_names[INGEST_BATCH];
+	Datum		waited_events[INGEST_BATCH];
 } RunBatch;
+
+/* The distinct event names of a statement */
+typedef struct NameEntry
+{
+	char		name[INNGEST_KEY_SIZE]; /* hash key */
+	bool		waited;			/* some run may wait for it */
+} NameEntry;
 
 static SPIPlanPtr insert_runs_plan = NULL;
 static SPIPlanPtr dedup_plan = NULL;
 static SPIPlanPtr send_plan = NULL;
+static SPIPlanPtr waited_plan = NULL;
 
 PG_FUNCTION_INFO_V1(inngest_events_trigger);
 
@@ -73,6 +88,13 @@ flush_runs(RunBatch *batch)
 	SPIPlanPtr	plan;
 	int			ret;
 
+	/* events resolve the waits that exist before this statement's runs */
+	if (batch->nwaited > 0)
+	{
+		waits_resolve_events(batch->waited_names, batch->waited_events,
+							 batch->nwaited);
+		batch->nwaited = 0;
+	}
 	if (batch->n == 0)
 		return;
 
@@ -210,6 +232,56 @@ validate_event(text *name, Datum data_datum, int64 seq)
 }
 
 /*
+ * Lock the statement's event names in share mode (see waits.c: an event's
+ * look-up of waits must follow any wait committed before it) and mark the
+ * names that have waits.
+ */
+static void
+lock_and_find_waited(HTAB *names)
+{
+	HASH_SEQ_STATUS status;
+	NameEntry  *entry;
+	int			n = hash_get_num_entries(names);
+	EventLockRequest *requests = palloc(sizeof(EventLockRequest) * (n + 1));
+	Datum	   *texts = palloc(sizeof(Datum) * (n + 1));
+	int			i = 0;
+	Oid			types[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	int			ret;
+	uint64		j;
+
+	hash_seq_init(&status, names);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		requests[i].name = entry->name;
+		requests[i].mode = EVENT_LOCK_SEND;
+		texts[i] = CStringGetTextDatum(entry->name);
+		i++;
+	}
+	waits_lock_events(requests, n);
+
+	values[0] = PointerGetDatum(construct_array(texts, n, TEXTOID, -1, false,
+												TYPALIGN_INT));
+	ret = SPI_execute_plan(inngest_keep_plan(&waited_plan,
+											 "SELECT DISTINCT event FROM inngest.wait_keys "
+											 "WHERE event = ANY ($1)", 1, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read inngest.wait_keys");
+	for (j = 0; j < SPI_processed; j++)
+	{
+		bool		isnull;
+		char	   *name = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[j],
+															 SPI_tuptable->tupdesc, 1, &isnull));
+
+		entry = hash_search(names, name, HASH_FIND, NULL);
+		if (entry)
+			entry->waited = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
  * AFTER INSERT ... FOR EACH STATEMENT on inngest.events.
  */
 Datum
@@ -230,7 +302,8 @@ inngest_events_trigger(PG_FUNCTION_ARGS)
 	int			dedup_cap = 0;
 	int64	   *accepted = NULL;
 	int			naccepted = 0;
-	bool		interesting = false;
+	HTAB	   *names;
+	HASHCTL		ctl;
 	RunBatch   *batch;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
@@ -254,27 +327,39 @@ inngest_events_trigger(PG_FUNCTION_ARGS)
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "inngest event row",
 								   ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = INNGEST_KEY_SIZE;
+	ctl.entrysize = sizeof(NameEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	names = hash_create("inngest event names", 16, &ctl,
+						HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
 	inngest_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	catalog_refresh();
 
-	/* Pass 1: validate every event, collect ids to deduplicate */
+	/* Pass 1: validate every event, collect names and ids */
 	tuplestore_rescan(store);
 	while (tuplestore_gettupleslot(store, true, false, slot))
 	{
 		bool		isnull;
 		text	   *name;
 		Datum		id;
+		char		key[INNGEST_KEY_SIZE];
+		NameEntry  *entry;
+		bool		found;
 
 		oldcxt = MemoryContextSwitchTo(rowcxt);
 		name = DatumGetTextPP(slot_getattr(slot, col.name, &isnull));
 		validate_event(name, slot_getattr(slot, col.data, &isnull),
 					   DatumGetInt64(slot_getattr(slot, col.seq, &isnull)));
-		if (catalog_event_triggers(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) != NIL)
-			interesting = true;
 		MemoryContextSwitchTo(oldcxt);
+		memcpy(key, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+		key[VARSIZE_ANY_EXHDR(name)] = '\0';
+		entry = hash_search(names, key, HASH_ENTER, &found);
+		if (!found)
+			entry->waited = false;
 
 		id = slot_getattr(slot, col.id, &isnull);
 		if (!isnull)
@@ -294,77 +379,76 @@ inngest_events_trigger(PG_FUNCTION_ARGS)
 		MemoryContextReset(rowcxt);
 	}
 
+	lock_and_find_waited(names);
 	if (ndedup > 0)
 		naccepted = dedup_events(dedup_ids, dedup_seqs, ndedup, &accepted);
 
-	/* Pass 2: start a run of every matching function */
-	batch = interesting ? palloc(sizeof(RunBatch)) : NULL;
-	if (batch != NULL)
+	/* Pass 2: resolve waits, start a run of every matching function */
+	batch = palloc(sizeof(RunBatch));
+	batch->n = 0;
+	batch->nwaited = 0;
+	tuplestore_rescan(store);
+	while (tuplestore_gettupleslot(store, true, false, slot))
 	{
-		batch->n = 0;
-		tuplestore_rescan(store);
-		while (tuplestore_gettupleslot(store, true, false, slot))
+		bool		isnull;
+		bool		id_isnull;
+		text	   *name;
+		List	   *triggers;
+		ListCell   *lc;
+		Datum		id_datum;
+		int64		seq;
+		Jsonb	   *event;
+		char		key[INNGEST_KEY_SIZE];
+		NameEntry  *entry;
+
+		name = DatumGetTextPP(slot_getattr(slot, col.name, &isnull));
+		triggers = catalog_event_triggers(VARDATA_ANY(name),
+										  VARSIZE_ANY_EXHDR(name));
+		memcpy(key, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+		key[VARSIZE_ANY_EXHDR(name)] = '\0';
+		entry = hash_search(names, key, HASH_FIND, NULL);
+		if (triggers == NIL && !entry->waited)
+			continue;
+
+		seq = DatumGetInt64(slot_getattr(slot, col.seq, &isnull));
+		id_datum = slot_getattr(slot, col.id, &id_isnull);
+		if (!id_isnull &&
+			bsearch(&seq, accepted, naccepted, sizeof(int64), int64_cmp) == NULL)
+			continue;		/* a duplicate: stored, starts nothing */
+
+		/* the event as handlers see it, in the batch's memory */
+		event = event_jsonb(name,
+							DatumGetJsonbP(slot_getattr(slot, col.data, &isnull)),
+							id_isnull ? NULL : DatumGetTextPP(id_datum),
+							seq,
+							DatumGetTimestampTz(slot_getattr(slot, col.ts, &isnull)));
+
+		if (entry->waited)
 		{
-			bool		isnull;
-			bool		id_isnull;
-			text	   *name;
-			List	   *triggers;
-			ListCell   *lc;
-			Datum		id_datum;
-			int64		seq;
-			Jsonb	   *event = NULL;
-
-			name = DatumGetTextPP(slot_getattr(slot, col.name, &isnull));
-			triggers = catalog_event_triggers(VARDATA_ANY(name),
-											  VARSIZE_ANY_EXHDR(name));
-			if (triggers == NIL)
-				continue;
-
-			seq = DatumGetInt64(slot_getattr(slot, col.seq, &isnull));
-			id_datum = slot_getattr(slot, col.id, &id_isnull);
-			if (!id_isnull &&
-				bsearch(&seq, accepted, naccepted, sizeof(int64), int64_cmp) == NULL)
-				continue;		/* a duplicate: stored, starts nothing */
-
-			oldcxt = MemoryContextSwitchTo(rowcxt);
-			foreach(lc, triggers)
-			{
-				InngestTrigger *trig = lfirst(lc);
-
-				if (event == NULL)
-				{
-					Jsonb	   *data;
-
-					data = DatumGetJsonbP(slot_getattr(slot, col.data, &isnull));
-					event = event_jsonb(name, data,
-										id_isnull ? NULL : DatumGetTextPP(id_datum),
-										seq,
-										DatumGetTimestampTz(slot_getattr(slot, col.ts, &isnull)));
-				}
-				if (trig->condition != NULL &&
-					!expr_match(trig->condition, event, NULL))
-					continue;
-
-				/* the batch outlives the row context */
-				MemoryContextSwitchTo(oldcxt);
-				batch->function_ids[batch->n] =
-					CStringGetTextDatum(trig->function->id);
-				{
-					Jsonb	   *copy = palloc(VARSIZE(event));
-
-					memcpy(copy, event, VARSIZE(event));
-					batch->events[batch->n] = JsonbPGetDatum(copy);
-				}
-				batch->n++;
-				if (batch->n == INGEST_BATCH)
-					flush_runs(batch);
-				MemoryContextSwitchTo(rowcxt);
-			}
-			MemoryContextSwitchTo(oldcxt);
-			MemoryContextReset(rowcxt);
+			batch->waited_names[batch->nwaited] =
+				PointerGetDatum(DatumGetTextPCopy(PointerGetDatum(name)));
+			batch->waited_events[batch->nwaited] = JsonbPGetDatum(event);
+			batch->nwaited++;
 		}
-		flush_runs(batch);
+
+		foreach(lc, triggers)
+		{
+			InngestTrigger *trig = lfirst(lc);
+
+			if (trig->condition != NULL &&
+				!expr_match(trig->condition, event, NULL))
+				continue;
+			batch->function_ids[batch->n] =
+				CStringGetTextDatum(trig->function->id);
+			batch->events[batch->n] = JsonbPGetDatum(event);
+			batch->n++;
+			if (batch->n == INGEST_BATCH)
+				flush_runs(batch);
+		}
+		if (batch->nwaited == INGEST_BATCH)
+			flush_runs(batch);
 	}
+	flush_runs(batch);
 
 	SPI_finish();
 	inngest_restore_user(save_userid, save_sec);

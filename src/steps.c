@@ -23,12 +23,15 @@
 #include "utils/memutils.h"
 
 #include "executor.h"
+#include "expr.h"
 #include "steps.h"
+#include "waits.h"
 
 PG_FUNCTION_INFO_V1(inngest_step_run);
 PG_FUNCTION_INFO_V1(inngest_step_sleep);
 PG_FUNCTION_INFO_V1(inngest_step_sleep_until);
 PG_FUNCTION_INFO_V1(inngest_step_send_event);
+PG_FUNCTION_INFO_V1(inngest_step_wait_for_event);
 
 /* The longest a run may sleep or wait */
 #define MAX_SLEEP "1 year"
@@ -89,7 +92,7 @@ check_resume_time(RunState *run, const char *key, TimestampTz until)
 																		Int32GetDatum(-1))));
 	if (until > limit)
 		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
-					   "step \"%s\" would sleep until %s, more than %s from now",
+					   "step \"%s\" would resume at %s, more than %s from now",
 					   key, timestamptz_to_str(until), MAX_SLEEP);
 }
 
@@ -198,6 +201,96 @@ inngest_step_send_event(PG_FUNCTION_ARGS)
 	step->event_name = text_to_cstring(name);
 	step->event_data = palloc(VARSIZE(data));
 	memcpy(step->event_data, data, VARSIZE(data));
+	MemoryContextSwitchTo(oldcxt);
+
+	executor_discover(run);
+}
+
+/*
+ * inngest.step_wait_for_event(step_id text, event text, timeout interval,
+ *                             match text DEFAULT NULL, "if" text DEFAULT NULL)
+ *   RETURNS jsonb
+ *
+ * The first matching event ({name, data, id, ts}) committed after the wait
+ * is registered, or NULL at the timeout.  match is Inngest's shorthand
+ * ("data.user_id": the incoming event's data.user_id equals this run's);
+ * "if" is an expression over event (this run's) and async (the incoming).
+ */
+Datum
+inngest_step_wait_for_event(PG_FUNCTION_ARGS)
+{
+	RunState   *run = executor_current_run("inngest.step_wait_for_event()");
+	char	   *key;
+	MemoEntry  *memo;
+	PendingStep *step;
+	Interval   *timeout;
+	Interval	zero;
+	TimestampTz until;
+	MemoryContext oldcxt;
+	char	   *match = NULL;
+	char	   *cond = NULL;
+
+	memo = step_lookup(fcinfo, run, &key);
+	if (memo != NULL)
+		return memo_result(fcinfo, memo);
+
+	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
+		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "event name of step \"%s\" must not be empty", key);
+	if (VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) > INNGEST_MAX_ID_LEN)
+		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "event name of step \"%s\" is too long", key);
+	if (PG_ARGISNULL(2))
+		executor_fatal(run, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+					   "step \"%s\" needs a timeout", key);
+	timeout = PG_GETARG_INTERVAL_P(2);
+	memset(&zero, 0, sizeof(zero));
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp,
+										  IntervalPGetDatum(timeout),
+										  IntervalPGetDatum(&zero))) < 0)
+		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "timeout of step \"%s\" must not be negative", key);
+	until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													TimestampTzGetDatum(inngest_clock()),
+													IntervalPGetDatum(timeout)));
+	check_resume_time(run, key, until);
+
+	if (!PG_ARGISNULL(3))
+	{
+		match = text_to_cstring(PG_GETARG_TEXT_PP(3));
+		if (!waits_valid_match(match))
+			executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+						   "\"%s\" is not a valid match path in step \"%s\"",
+						   match, key);
+	}
+	if (!PG_ARGISNULL(4))
+		cond = text_to_cstring(PG_GETARG_TEXT_PP(4));
+
+	oldcxt = MemoryContextSwitchTo(run->invoke_cxt);
+	step = pending_step(run, key, STEP_WAIT);
+	step->event_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	step->until = until;
+	step->match_path = match ? waits_parse_match(match, key) : NULL;
+	step->condition = NULL;
+	if (cond != NULL)
+	{
+		ErrorData  *volatile edata = NULL;
+
+		PG_TRY();
+		{
+			step->condition = expr_compile(cond, EXPR_SCOPE_ASYNC, "if");
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(run->invoke_cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+		}
+		PG_END_TRY();
+		if (edata != NULL)
+			executor_fatal(run, edata->sqlerrcode, "step \"%s\": %s", key,
+						   edata->message);
+	}
 	MemoryContextSwitchTo(oldcxt);
 
 	executor_discover(run);

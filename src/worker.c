@@ -41,6 +41,7 @@
 
 #include "executor.h"
 #include "guc.h"
+#include "waits.h"
 #include "worker.h"
 
 typedef struct ExecutorSlot
@@ -407,6 +408,10 @@ executor_round(TimestampTz *next_wake)
 
 			inngest_become_owner(&save_userid, &save_sec);
 			pgstat_report_activity(STATE_RUNNING, "driving runs");
+
+			/* matches that arrived while their runs were busy */
+			if (waits_apply_hits() > 0)
+				CommandCounterIncrement();
 
 			/*
 			 * Drive due runs in this transaction while they keep coming and
