@@ -30,9 +30,11 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "catalog.h"
 #include "expr.h"
+#include "waits.h"
 
 /* Event name -> list of InngestTrigger */
 typedef struct EventTriggers
@@ -58,14 +60,17 @@ static Oid	functions_relid = InvalidOid;
 
 /* Keys that Inngest's createFunction has and this version does not yet */
 static const char *const unsupported_keys[] = {
-	"concurrency", "cancelOn", "throttle", "rateLimit", "debounce",
-	"batchEvents", "priority", "idempotency", "timeouts", "singleton"
+	"concurrency", "throttle", "rateLimit", "debounce",
+	"batchEvents", "priority", "idempotency", "singleton"
 };
+
+#define INNGEST_MAX_CANCEL_ON 5
 
 static void catalog_relcache_callback(Datum arg, Oid relid);
 static void catalog_rebuild(void);
 static Oid	catalog_functions_relid(void);
 static void check_handler(Oid handler);
+static void parse_run_options(Jsonb *config, InngestFunction *fn);
 static List *parse_triggers(Jsonb *config);
 static void parse_trigger_object(JsonbContainer *obj, const char *prefix,
 								 bool check_keys, List **triggers);
@@ -173,7 +178,7 @@ catalog_rebuild(void)
 		elog(ERROR, "SPI_connect failed");
 	ret = SPI_execute("SELECT f.id, f.handler::pg_catalog.oid, "
 					  "f.owner::pg_catalog.oid, f.retries, t.event, t.condition, "
-					  "f.search_path "
+					  "f.search_path, f.config "
 					  "FROM inngest.functions f "
 					  "LEFT JOIN inngest.triggers t ON t.function_id = f.id "
 					  "ORDER BY f.id, t.position", true, 0);
@@ -200,6 +205,9 @@ catalog_rebuild(void)
 			fn->search_path =
 				MemoryContextStrdup(cache_cxt,
 									TextDatumGetCString(SPI_getbinval(tup, desc, 7, &isnull)));
+			oldcxt = MemoryContextSwitchTo(cache_cxt);
+			parse_run_options(DatumGetJsonbP(SPI_getbinval(tup, desc, 8, &isnull)), fn);
+			MemoryContextSwitchTo(oldcxt);
 		}
 
 		event = SPI_getbinval(tup, desc, 5, &isnull);
@@ -355,14 +363,15 @@ check_top_level_keys(Jsonb *config)
 		key = pnstrdup(v.val.string.val, v.val.string.len);
 		if (strcmp(key, "id") == 0 || strcmp(key, "name") == 0 ||
 			strcmp(key, "triggers") == 0 || strcmp(key, "event") == 0 ||
-			strcmp(key, "if") == 0 || strcmp(key, "retries") == 0)
+			strcmp(key, "if") == 0 || strcmp(key, "retries") == 0 ||
+			strcmp(key, "cancelOn") == 0 || strcmp(key, "timeouts") == 0)
 			continue;
 		if (strcmp(key, "cron") == 0)
 			unsupported_key(key);
 		for (i = 0; i < lengthof(unsupported_keys); i++)
 			if (strcmp(key, unsupported_keys[i]) == 0)
 				unsupported_key(key);
-		unknown_key(key, "Valid keys are id, name, triggers (or event and if), and retries.");
+		unknown_key(key, "Valid keys are id, name, triggers (or event and if), retries, cancelOn and timeouts.");
 	}
 }
 
@@ -467,6 +476,186 @@ parse_triggers(Jsonb *config)
 				 errmsg("configuration key \"triggers\" has %d entries", list_length(triggers)),
 				 errdetail("A function may have at most %d triggers.", INNGEST_MAX_TRIGGERS)));
 	return triggers;
+}
+
+/*
+ * A duration: Inngest's "30m", "2h", "7d" or PostgreSQL's "1 day 2 hours";
+ * positive, at most a year.
+ */
+static Interval *
+parse_duration(JsonbValue *v, const char *key)
+{
+	char	   *text;
+	Interval   *volatile result = NULL;
+	Interval	zero;
+	Interval   *year;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	if (v->type != jbvString)
+		wrong_type(key, "a duration string like \"30m\" or \"1 day\"", v);
+	text = pnstrdup(v->val.string.val, v->val.string.len);
+	PG_TRY();
+	{
+		result = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+													   CStringGetDatum(text),
+													   ObjectIdGetDatum(InvalidOid),
+													   Int32GetDatum(-1)));
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		FlushErrorState();
+		result = NULL;
+	}
+	PG_END_TRY();
+
+	memset(&zero, 0, sizeof(zero));
+	year = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+												 CStringGetDatum("1 year"),
+												 ObjectIdGetDatum(InvalidOid),
+												 Int32GetDatum(-1)));
+	if (result == NULL ||
+		DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(result),
+										  IntervalPGetDatum(&zero))) <= 0 ||
+		DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(result),
+										  IntervalPGetDatum(year))) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("configuration key \"%s\" must be a duration from 1 second to 1 year, not \"%s\"",
+						key, text),
+				 errhint("Write it like \"30m\", \"2h\", \"7d\" or \"1 day 2 hours\".")));
+	return result;
+}
+
+/*
+ * cancelOn: [{event, match, if, timeout}], at most 5.  Each event is
+ * matched like step_wait_for_event's: match is a path compared between the
+ * run's event and the incoming one, "if" an expression over both.
+ */
+static List *
+parse_cancel_on(JsonbValue *v)
+{
+	List	   *rules = NIL;
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+	int			n = 0;
+
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		wrong_type("cancelOn", "an array", v);
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		char	   *prefix;
+		JsonbContainer *obj;
+		JsonbIterator *kit;
+		JsonbValue	kv;
+		JsonbIteratorToken ktok;
+		CancelRule *rule;
+
+		if (tok != WJB_ELEM)
+			continue;
+		prefix = psprintf("cancelOn[%d]", n++);
+		if (n > INNGEST_MAX_CANCEL_ON)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("configuration key \"cancelOn\" has more than %d entries",
+							INNGEST_MAX_CANCEL_ON)));
+		if (elem.type != jbvBinary || !JsonContainerIsObject(elem.val.binary.data))
+			wrong_type(prefix, "an object", &elem);
+		obj = elem.val.binary.data;
+
+		kit = JsonbIteratorInit(obj);
+		while ((ktok = JsonbIteratorNext(&kit, &kv, true)) != WJB_DONE)
+		{
+			if (ktok != WJB_KEY)
+				continue;
+			if ((kv.val.string.len == 5 && strncmp(kv.val.string.val, "event", 5) == 0) ||
+				(kv.val.string.len == 5 && strncmp(kv.val.string.val, "match", 5) == 0) ||
+				(kv.val.string.len == 2 && strncmp(kv.val.string.val, "if", 2) == 0) ||
+				(kv.val.string.len == 7 && strncmp(kv.val.string.val, "timeout", 7) == 0))
+				continue;
+			unknown_key(psprintf("%s.%.*s", prefix, kv.val.string.len, kv.val.string.val),
+						"A cancelOn rule has \"event\" and optional \"match\", \"if\" and \"timeout\".");
+		}
+
+		rule = palloc0(sizeof(CancelRule));
+		if (!get_key(obj, "event", &kv))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("configuration key \"%s.event\" is required", prefix)));
+		rule->event = get_name_value(&kv, psprintf("%s.event", prefix));
+		if (get_key(obj, "match", &kv) && kv.type != jbvNull)
+		{
+			char	   *key = psprintf("%s.match", prefix);
+
+			if (kv.type != jbvString)
+				wrong_type(key, "a string", &kv);
+			rule->match_path = waits_parse_match(pnstrdup(kv.val.string.val,
+														  kv.val.string.len), key);
+		}
+		if (get_key(obj, "if", &kv) && kv.type != jbvNull)
+		{
+			char	   *key = psprintf("%s.if", prefix);
+
+			if (kv.type != jbvString)
+				wrong_type(key, "a string", &kv);
+			rule->condition = expr_compile(pnstrdup(kv.val.string.val, kv.val.string.len),
+										   EXPR_SCOPE_ASYNC, key);
+		}
+		if (get_key(obj, "timeout", &kv) && kv.type != jbvNull)
+			rule->timeout = parse_duration(&kv, psprintf("%s.timeout", prefix));
+		rules = lappend(rules, rule);
+	}
+	return rules;
+}
+
+/* timeouts: {start, finish} */
+static void
+parse_timeouts(JsonbValue *v, Interval **start, Interval **finish)
+{
+	JsonbContainer *obj;
+	JsonbIterator *it;
+	JsonbValue	kv;
+	JsonbIteratorToken tok;
+
+	*start = *finish = NULL;
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		wrong_type("timeouts", "an object", v);
+	obj = v->val.binary.data;
+	it = JsonbIteratorInit(obj);
+	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+	{
+		if (tok != WJB_KEY)
+			continue;
+		if ((kv.val.string.len == 5 && strncmp(kv.val.string.val, "start", 5) == 0) ||
+			(kv.val.string.len == 6 && strncmp(kv.val.string.val, "finish", 6) == 0))
+			continue;
+		unknown_key(psprintf("timeouts.%.*s", kv.val.string.len, kv.val.string.val),
+					"timeouts has \"start\" and \"finish\".");
+	}
+	if (get_key(obj, "start", &kv) && kv.type != jbvNull)
+		*start = parse_duration(&kv, "timeouts.start");
+	if (get_key(obj, "finish", &kv) && kv.type != jbvNull)
+		*finish = parse_duration(&kv, "timeouts.finish");
+}
+
+/*
+ * The options of a definition that the executor and the event trigger
+ * apply (cancelOn, timeouts), parsed into fn.  At create_function this
+ * validates them; the cache parses the stored configuration again.
+ */
+static void
+parse_run_options(Jsonb *config, InngestFunction *fn)
+{
+	JsonbValue	v;
+
+	fn->cancel_on = NIL;
+	fn->timeout_start = fn->timeout_finish = NULL;
+	if (get_key(&config->root, "cancelOn", &v) && v.type != jbvNull)
+		fn->cancel_on = parse_cancel_on(&v);
+	if (get_key(&config->root, "timeouts", &v) && v.type != jbvNull)
+		parse_timeouts(&v, &fn->timeout_start, &fn->timeout_finish);
 }
 
 /* The handler must be (event jsonb) RETURNS jsonb and executable by us */
@@ -613,6 +802,11 @@ catalog_create_function(Jsonb *config, Oid handler)
 	}
 
 	triggers = parse_triggers(config);
+	{
+		InngestFunction options;
+
+		parse_run_options(config, &options);
+	}
 	check_handler(handler);
 
 	/*

@@ -11,8 +11,19 @@
 
 #include "inngest.h"
 
+#include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
+#include "utils/array.h"
 #include "utils/jsonpath.h"
+
+/* One cancelOn rule: an event that cancels the run */
+typedef struct CancelRule
+{
+	char	   *event;
+	ArrayType  *match_path;		/* "match", or NULL */
+	JsonPath   *condition;		/* "if", or NULL */
+	Interval   *timeout;		/* how long the rule applies, or NULL */
+} CancelRule;
 
 /* A function definition, as the executor needs it */
 typedef struct InngestFunction
@@ -22,6 +33,9 @@ typedef struct InngestFunction
 	Oid			owner;
 	int			retries;
 	char	   *search_path;	/* handlers and steps run with it */
+	List	   *cancel_on;		/* CancelRule list */
+	Interval   *timeout_start;	/* timeouts.start, or NULL */
+	Interval   *timeout_finish; /* timeouts.finish, or NULL */
 } InngestFunction;
 
 /* One event trigger of a function */

@@ -107,10 +107,9 @@ typedef struct ExecutorPlans
 	SPIPlanPtr	upsert_step;
 	SPIPlanPtr	reset_attempt;
 	SPIPlanPtr	sleep_step;
-	SPIPlanPtr	sleep_run;
 	SPIPlanPtr	wake_sleeper;
 	SPIPlanPtr	wait_step;
-	SPIPlanPtr	wait_run;
+	SPIPlanPtr	leave_run;
 	SPIPlanPtr	run_status;
 	SPIPlanPtr	complete;
 	SPIPlanPtr	fail;
@@ -160,6 +159,8 @@ static bool execute_step(RunState *run, Jsonb **output, ErrorData **edata);
 static void record_step(RunState *run, Jsonb *output, TimestampTz started);
 static void sleep_run(RunState *run);
 static void wait_run(RunState *run);
+static bool leave_run(RunState *run, const char *status, TimestampTz wake);
+static TimestampTz wake_time(RunState *run, TimestampTz wake);
 static bool checkpoint(RunState *run);
 static void handle_failure(RunState *run, bool in_step, ErrorData *edata);
 static void complete_run(RunState *run, Jsonb *output);
@@ -409,12 +410,13 @@ wait_run(RunState *run)
 	PendingStep *step = &run->pending;
 	EventLockRequest lock = {step->event_name, EVENT_LOCK_WAIT};
 	static const Oid stypes[4] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID};
-	static const Oid rtypes[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[4];
 	SPIPlanPtr	plan;
 	int			ret;
 
 	waits_lock_events(&lock, 1);
+	if (!leave_run(run, "waiting", wake_time(run, step->until)))
+		return;
 	waits_register(run->run_id, "wait", step->key, step->event_name,
 				   step->match_path, run->event, step->condition, step->until);
 
@@ -430,17 +432,26 @@ wait_run(RunState *run)
 	ret = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not record step \"%s\"", step->key);
+}
 
-	values[1] = TimestampTzGetDatum(step->until);
-	values[2] = TimestampTzGetDatum(run->started_at);
-	plan = inngest_keep_plan(&plans.wait_run,
-							 "UPDATE inngest.runs SET status = 'waiting', attempt = 0, "
-							 "error = NULL, wake_at = $2, started_at = $3 WHERE id = $1",
-							 3, rtypes);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "could not update run %lld", (long long) run->run_id);
-	worker_request_wake();
+static TimestampTz
+add_interval(TimestampTz t, Interval *interval)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(t),
+												   IntervalPGetDatum(interval)));
+}
+
+/*
+ * When a run that leaves the executor must be looked at again: at its wake
+ * time, or at its finish deadline if that comes first (0: no time).
+ */
+static TimestampTz
+wake_time(RunState *run, TimestampTz wake)
+{
+	if (run->deadline != 0 && (wake == 0 || run->deadline < wake))
+		return run->deadline;
+	return wake;
 }
 
 /* A sleeping run's time has come: its sleep step is completed */
@@ -532,6 +543,7 @@ executor_run_next(bool commit_steps)
 	bool		fresh;
 	Datum		started_at;
 	char	   *status;
+	TimestampTz created_at;
 	RunState   *run;
 	InngestFunction *fn;
 
@@ -549,8 +561,8 @@ executor_run_next(bool commit_steps)
 	 * run is claimed, run and completed with a single update of its row.
 	 */
 	plan = inngest_keep_plan(&plans.claim,
-				   "SELECT id, function_id, event, attempt, started_at, status "
-				   "FROM inngest.runs WHERE wake_at <= $1 "
+				   "SELECT id, function_id, event, attempt, started_at, status, "
+				   "created_at FROM inngest.runs WHERE wake_at <= $1 "
 				   "ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
 				   1, types);
 	values[0] = TimestampTzGetDatum(inngest_clock());
@@ -573,6 +585,7 @@ executor_run_next(bool commit_steps)
 	fresh = isnull;
 	started_at = isnull ? TimestampTzGetDatum(inngest_clock()) : started_at;
 	status = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
+	created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
 
 	/* a live driver holds the lock only in a race we lost: leave it be */
 	if (!lock_run(run_id, true))
@@ -597,9 +610,17 @@ executor_run_next(bool commit_steps)
 			run->owner = fn->owner;
 			run->retries = fn->retries;
 			run->search_path = MemoryContextStrdup(run->cxt, fn->search_path);
+			run->has_cancel_on = fn->cancel_on != NIL;
+			if (fn->timeout_finish != NULL)
+				run->deadline = add_interval(run->started_at, fn->timeout_finish);
 
 			problem = handler_problem(run);
-			if (problem != NULL)
+			if (fresh && fn->timeout_start != NULL &&
+				add_interval(created_at, fn->timeout_start) <= inngest_clock())
+				(void) waits_cancel_run(run->run_id, false, "timeouts.start");
+			else if (run->deadline != 0 && run->deadline <= inngest_clock())
+				(void) waits_cancel_run(run->run_id, false, "timeouts.finish");
+			else if (problem != NULL)
 			{
 				ErrorData	ed;
 
@@ -1191,10 +1212,12 @@ sleep_run(RunState *run)
 	PendingStep *step = &run->pending;
 	static const Oid stypes[5] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID};
-	static const Oid rtypes[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[5];
 	SPIPlanPtr	plan;
 	int			ret;
+
+	if (!leave_run(run, "sleeping", wake_time(run, step->until)))
+		return;
 
 	values[0] = Int64GetDatum(run->run_id);
 	values[1] = CStringGetTextDatum(step->key);
@@ -1209,19 +1232,38 @@ sleep_run(RunState *run)
 	ret = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not record step \"%s\"", step->key);
+}
 
-	values[1] = TimestampTzGetDatum(step->until);
+/*
+ * The run leaves the executor in status (sleeping, waiting) until wake
+ * (0: until an event).  Returns false if it was cancelled meanwhile (a
+ * worker's run between checkpoints has no row lock): then it stays so.
+ */
+static bool
+leave_run(RunState *run, const char *status, TimestampTz wake)
+{
+	static const Oid types[4] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	SPIPlanPtr	plan;
+	int			ret;
+
+	values[0] = Int64GetDatum(run->run_id);
+	values[1] = TimestampTzGetDatum(wake);
+	nulls[1] = wake != 0 ? ' ' : 'n';
 	values[2] = TimestampTzGetDatum(run->started_at);
-	plan = inngest_keep_plan(&plans.sleep_run,
-							 "UPDATE inngest.runs SET status = 'sleeping', attempt = 0, "
-							 "error = NULL, wake_at = $2, started_at = $3 WHERE id = $1",
-							 3, rtypes);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	values[3] = CStringGetTextDatum(status);
+	plan = inngest_keep_plan(&plans.leave_run,
+							 "UPDATE inngest.runs SET status = $4, attempt = 0, "
+							 "error = NULL, wake_at = $2, started_at = $3 WHERE id = $1 "
+							 "AND status IN ('queued', 'running', 'sleeping', 'waiting')",
+							 4, types);
+	ret = SPI_execute_plan(plan, values, nulls, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not update run %lld", (long long) run->run_id);
-
 	/* idle executors recompute their next wake-up */
 	worker_request_wake();
+	return SPI_processed == 1;
 }
 
 /*
@@ -1379,11 +1421,12 @@ handle_failure(RunState *run, bool in_step, ErrorData *edata)
 		values[0] = Int64GetDatum(run->run_id);
 		values[1] = Int32GetDatum(failures);
 		values[2] = JsonbPGetDatum(error);
-		values[3] = TimestampTzGetDatum(backoff_until(failures));
+		values[3] = TimestampTzGetDatum(wake_time(run, backoff_until(failures)));
 		values[4] = TimestampTzGetDatum(run->started_at);
 		plan = inngest_keep_plan(&plans.retry,
 					   "UPDATE inngest.runs SET status = 'queued', attempt = $2, "
-					   "error = $3, wake_at = $4, started_at = $5 WHERE id = $1",
+					   "error = $3, wake_at = $4, started_at = $5 WHERE id = $1 "
+					   "AND status IN ('queued', 'running', 'sleeping', 'waiting')",
 					   5, types);
 		ret = SPI_execute_plan(plan, values, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE)
@@ -1437,10 +1480,15 @@ complete_run(RunState *run, Jsonb *output)
 	plan = inngest_keep_plan(&plans.complete,
 				   "UPDATE inngest.runs SET status = 'completed', output = $2, "
 				   "error = NULL, attempt = 0, started_at = $4, ended_at = $3, "
-				   "wake_at = NULL WHERE id = $1", 4, types);
+				   "wake_at = NULL WHERE id = $1 AND status IN ('queued', 'running', 'sleeping', 'waiting')",
+				   4, types);
 	ret = SPI_execute_plan(plan, values, nulls, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not complete run %lld", (long long) run->run_id);
+	if (SPI_processed == 0)
+		return;					/* cancelled while its last step ran */
+	if (run->has_cancel_on)
+		waits_forget_run(run->run_id);
 
 	ingest_send_event("inngest/function.finished",
 					  system_event_data(run, "result", output));
@@ -1463,10 +1511,14 @@ fail_run(RunState *run, Jsonb *error)
 	plan = inngest_keep_plan(&plans.fail,
 				   "UPDATE inngest.runs SET status = 'failed', error = $2, "
 				   "attempt = $4, started_at = $5, ended_at = $3, wake_at = NULL "
-				   "WHERE id = $1", 5, types);
+				   "WHERE id = $1 AND status IN ('queued', 'running', 'sleeping', 'waiting')", 5, types);
 	ret = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not fail run %lld", (long long) run->run_id);
+	if (SPI_processed == 0)
+		return;					/* cancelled while its last step ran */
+	if (run->has_cancel_on)
+		waits_forget_run(run->run_id);
 
 	ingest_send_event("inngest/function.failed",
 					  system_event_data(run, "error", error));

@@ -66,6 +66,8 @@ typedef struct RunState
 	Jsonb	   *event;
 	int			attempt;		/* failures so far of what runs next */
 	TimestampTz started_at;		/* when the run first started */
+	TimestampTz deadline;		/* timeouts.finish, or 0 */
+	bool		has_cancel_on;	/* its function has cancelOn waits */
 	bool		commit_steps;	/* worker: commit after every step */
 	bool		marked_running; /* status 'running' is committed */
 

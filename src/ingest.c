@@ -28,6 +28,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "catalog.h"
@@ -60,6 +61,7 @@ typedef struct RunBatch
 	int			n;
 	Datum		function_ids[INGEST_BATCH];
 	Datum		events[INGEST_BATCH];
+	bool		cancel_on;		/* a function of these runs has cancelOn */
 	int			nwaited;
 	Datum		waited_names[INGEST_BATCH];
 	Datum		waited_events[INGEST_BATCH];
@@ -76,6 +78,11 @@ static SPIPlanPtr insert_runs_plan = NULL;
 static SPIPlanPtr dedup_plan = NULL;
 static SPIPlanPtr send_plan = NULL;
 static SPIPlanPtr waited_plan = NULL;
+static SPIPlanPtr insert_runs_returning_plan = NULL;
+static SPIPlanPtr insert_run_plan = NULL;
+
+static void register_cancel_waits(int64 run_id, InngestFunction *fn,
+								  Jsonb *event);
 
 PG_FUNCTION_INFO_V1(inngest_events_trigger);
 
@@ -98,21 +105,147 @@ flush_runs(RunBatch *batch)
 	if (batch->n == 0)
 		return;
 
-	plan = inngest_keep_plan(&insert_runs_plan,
-					 "INSERT INTO inngest.runs (function_id, event, status, wake_at, created_at) "
-					 "SELECT u.f, u.e, 'queued', $3, $3 "
-					 "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
-					 "pg_catalog.unnest($2::pg_catalog.jsonb[])) AS u(f, e)", 3, types);
 	values[0] = PointerGetDatum(construct_array(batch->function_ids, batch->n,
 												TEXTOID, -1, false, TYPALIGN_INT));
 	values[1] = PointerGetDatum(construct_array(batch->events, batch->n,
 												JSONBOID, -1, false, TYPALIGN_INT));
 	values[2] = TimestampTzGetDatum(inngest_clock());
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not insert runs: %s", SPI_result_code_string(ret));
+
+	if (!batch->cancel_on)
+	{
+		plan = inngest_keep_plan(&insert_runs_plan,
+								 "INSERT INTO inngest.runs (function_id, event, status, wake_at, created_at) "
+								 "SELECT u.f, u.e, 'queued', $3, $3 "
+								 "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+								 "pg_catalog.unnest($2::pg_catalog.jsonb[])) AS u(f, e)", 3, types);
+		ret = SPI_execute_plan(plan, values, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not insert runs: %s", SPI_result_code_string(ret));
+	}
+	else
+	{
+		/* some functions have cancelOn rules: register them for the new runs */
+		SPITupleTable *tuptable;
+		uint64		nrows;
+		uint64		i;
+
+		plan = inngest_keep_plan(&insert_runs_returning_plan,
+								 "INSERT INTO inngest.runs (function_id, event, status, wake_at, created_at) "
+								 "SELECT u.f, u.e, 'queued', $3, $3 "
+								 "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+								 "pg_catalog.unnest($2::pg_catalog.jsonb[])) AS u(f, e) "
+								 "RETURNING id, function_id, event", 3, types);
+		ret = SPI_execute_plan(plan, values, NULL, false, 0);
+		if (ret != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not insert runs: %s", SPI_result_code_string(ret));
+		tuptable = SPI_tuptable;
+		nrows = SPI_processed;
+		for (i = 0; i < nrows; i++)
+		{
+			bool		isnull;
+			HeapTuple	tup = tuptable->vals[i];
+			InngestFunction *fn;
+
+			fn = catalog_lookup_function(TextDatumGetCString(SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull)));
+			if (fn != NULL && fn->cancel_on != NIL)
+				register_cancel_waits(DatumGetInt64(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull)),
+									  fn,
+									  DatumGetJsonbP(SPI_getbinval(tup, tuptable->tupdesc, 3, &isnull)));
+		}
+		SPI_freetuptable(tuptable);
+	}
 	batch->n = 0;
+	batch->cancel_on = false;
 	worker_request_wake();
+}
+
+/*
+ * Register the cancelOn rules of fn for a new run as waits of kind
+ * 'cancel'.  The caller holds the rules' event names in EVENT_LOCK_WAIT.
+ */
+static void
+register_cancel_waits(int64 run_id, InngestFunction *fn, Jsonb *event)
+{
+	ListCell   *lc;
+
+	foreach(lc, fn->cancel_on)
+	{
+		CancelRule *rule = lfirst(lc);
+		TimestampTz expires = 0;
+
+		if (rule->timeout != NULL)
+			expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															  TimestampTzGetDatum(inngest_clock()),
+															  IntervalPGetDatum(rule->timeout)));
+		waits_register(run_id, "cancel", NULL, rule->event, rule->match_path,
+					   event, rule->condition, expires);
+	}
+}
+
+/* Lock requests for the cancelOn event names of fn */
+static EventLockRequest *
+cancel_lock_requests(InngestFunction *fn, int *n)
+{
+	EventLockRequest *requests = palloc(sizeof(EventLockRequest) *
+										(list_length(fn->cancel_on) + 1));
+	ListCell   *lc;
+
+	*n = 0;
+	foreach(lc, fn->cancel_on)
+	{
+		requests[*n].name = ((CancelRule *) lfirst(lc))->event;
+		requests[*n].mode = EVENT_LOCK_WAIT;
+		(*n)++;
+	}
+	return requests;
+}
+
+/*
+ * Start one run of a function with the given event, outside the event
+ * trigger (rerun, invoke): with its cancelOn waits.  Returns the run's id.
+ * The caller has SPI connected and runs as the extension owner.
+ */
+int64
+ingest_start_run(const char *function_id, Jsonb *event)
+{
+	InngestFunction *fn;
+	Oid			types[3] = {TEXTOID, JSONBOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	int			ret;
+	bool		isnull;
+	int64		run_id;
+
+	catalog_refresh();
+	fn = catalog_lookup_function(function_id);
+	if (fn == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("inngest function \"%s\" does not exist", function_id)));
+	if (fn->cancel_on != NIL)
+	{
+		int			n;
+		EventLockRequest *requests = cancel_lock_requests(fn, &n);
+
+		waits_lock_events(requests, n);
+	}
+
+	values[0] = CStringGetTextDatum(function_id);
+	values[1] = JsonbPGetDatum(event);
+	values[2] = TimestampTzGetDatum(inngest_clock());
+	ret = SPI_execute_plan(inngest_keep_plan(&insert_run_plan,
+											 "INSERT INTO inngest.runs (function_id, event, status, "
+											 "wake_at, created_at) VALUES ($1, $2, 'queued', $3, $3) "
+											 "RETURNING id", 3, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not insert a run of \"%s\"", function_id);
+	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	if (fn->cancel_on != NIL)
+		register_cancel_waits(run_id, fn, event);
+	worker_request_wake();
+	return run_id;
 }
 
 static int
@@ -242,7 +375,9 @@ lock_and_find_waited(HTAB *names)
 	HASH_SEQ_STATUS status;
 	NameEntry  *entry;
 	int			n = hash_get_num_entries(names);
-	EventLockRequest *requests = palloc(sizeof(EventLockRequest) * (n + 1));
+	int			nreq = 0;
+	int			cap = n + 8;
+	EventLockRequest *requests = palloc(sizeof(EventLockRequest) * cap);
 	Datum	   *texts = palloc(sizeof(Datum) * (n + 1));
 	int			i = 0;
 	Oid			types[1] = {TEXTARRAYOID};
@@ -253,12 +388,33 @@ lock_and_find_waited(HTAB *names)
 	hash_seq_init(&status, names);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		requests[i].name = entry->name;
-		requests[i].mode = EVENT_LOCK_SEND;
-		texts[i] = CStringGetTextDatum(entry->name);
-		i++;
+		ListCell   *lc;
+
+		requests[nreq].name = entry->name;
+		requests[nreq].mode = EVENT_LOCK_SEND;
+		nreq++;
+		texts[i++] = CStringGetTextDatum(entry->name);
+
+		/* runs started by these events register their cancelOn waits */
+		foreach(lc, catalog_event_triggers(entry->name, strlen(entry->name)))
+		{
+			InngestFunction *fn = ((InngestTrigger *) lfirst(lc))->function;
+			ListCell   *rc;
+
+			foreach(rc, fn->cancel_on)
+			{
+				if (nreq == cap)
+				{
+					cap *= 2;
+					requests = repalloc(requests, sizeof(EventLockRequest) * cap);
+				}
+				requests[nreq].name = ((CancelRule *) lfirst(rc))->event;
+				requests[nreq].mode = EVENT_LOCK_WAIT;
+				nreq++;
+			}
+		}
 	}
-	waits_lock_events(requests, n);
+	waits_lock_events(requests, nreq);
 
 	values[0] = PointerGetDatum(construct_array(texts, n, TEXTOID, -1, false,
 												TYPALIGN_INT));
@@ -387,6 +543,7 @@ inngest_events_trigger(PG_FUNCTION_ARGS)
 	batch = palloc(sizeof(RunBatch));
 	batch->n = 0;
 	batch->nwaited = 0;
+	batch->cancel_on = false;
 	tuplestore_rescan(store);
 	while (tuplestore_gettupleslot(store, true, false, slot))
 	{
@@ -440,6 +597,8 @@ inngest_events_trigger(PG_FUNCTION_ARGS)
 				continue;
 			batch->function_ids[batch->n] =
 				CStringGetTextDatum(trig->function->id);
+			if (trig->function->cancel_on != NIL)
+				batch->cancel_on = true;
 			batch->events[batch->n] = JsonbPGetDatum(event);
 			batch->n++;
 			if (batch->n == INGEST_BATCH)

@@ -11,5 +11,6 @@
 #include "utils/jsonb.h"
 
 extern int64 ingest_send_event(const char *name, Jsonb *data);
+extern int64 ingest_start_run(const char *function_id, Jsonb *event);
 
 #endif							/* INNGEST_INGEST_H */

@@ -42,17 +42,33 @@ SELECT pg_temp.cf('{"id": "existing", "event": "e", "retries": 1.5}');
 SELECT pg_temp.cf('{"id": "existing", "event": "e", "retries": "3"}');
 -- Inngest keys that are not implemented yet are refused, not ignored
 SELECT pg_temp.cf('{"id": "f", "event": "e", "concurrency": 1}');
-SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": []}');
 SELECT pg_temp.cf('{"id": "f", "event": "e", "throttle": {}}');
 SELECT pg_temp.cf('{"id": "f", "event": "e", "rateLimit": {}}');
 SELECT pg_temp.cf('{"id": "f", "event": "e", "debounce": {}}');
 SELECT pg_temp.cf('{"id": "f", "event": "e", "batchEvents": {}}');
 SELECT pg_temp.cf('{"id": "f", "event": "e", "priority": {}}');
 SELECT pg_temp.cf('{"id": "f", "event": "e", "idempotency": "event.data.x"}');
-SELECT pg_temp.cf('{"id": "f", "event": "e", "timeouts": {}}');
 SELECT pg_temp.cf('{"id": "f", "event": "e", "singleton": {}}');
 SELECT pg_temp.cf('{"id": "f", "cron": "* * * * *"}');
 SELECT pg_temp.cf('{"id": "f", "triggers": [{"cron": "* * * * *"}]}');
+
+-- cancelOn and timeouts
+SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": {"event": "x"}}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": ["x"]}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": [{"match": "data.id"}]}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": [{"event": ""}]}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": [{"event": "x", "match": "data id"}]}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": [{"event": "x", "match": 3}]}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": [{"event": "x", "if": "async.data.id =="}]}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": [{"event": "x", "timeout": "soon"}]}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": [{"event": "x", "timeout": "-5m"}]}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": [{"event": "x", "timeout": "2 years"}]}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": [{"event": "x", "unless": "y"}]}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": [{"event": "a"}, {"event": "b"}, {"event": "c"}, {"event": "d"}, {"event": "e"}, {"event": "f"}]}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "timeouts": []}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "timeouts": {"start": 10}}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "timeouts": {"start": "0s"}}');
+SELECT pg_temp.cf('{"id": "f", "event": "e", "timeouts": {"finsh": "1h"}}');
 
 -- triggers
 SELECT pg_temp.cf('{"id": "f"}');
