@@ -214,6 +214,32 @@ BEGIN ATOMIC
     RETURNING seq;
 END;
 
+-- Cancels a run that has not ended; false if it had.  A step executing
+-- now finishes first.
+CREATE FUNCTION inngest.cancel_run(run_id pg_catalog.int8)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'inngest_cancel_run'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog;
+
+-- Cancels the unfinished runs of a function started (or, if not started,
+-- created) in [started_after, started_before) whose event matches "if".
+CREATE FUNCTION inngest.cancel_runs(function_id pg_catalog.text,
+                                    started_after pg_catalog.timestamptz DEFAULT NULL,
+                                    started_before pg_catalog.timestamptz DEFAULT NULL,
+                                    "if" pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'inngest_cancel_runs'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog;
+
+-- A new run of the same function with the same event, from scratch.
+CREATE FUNCTION inngest.rerun(run_id pg_catalog.int8)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'inngest_rerun'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog;
+
 CREATE FUNCTION inngest.tick(max_runs pg_catalog.int4 DEFAULT NULL)
 RETURNS pg_catalog.int4
 AS 'MODULE_PATHNAME', 'inngest_tick'
@@ -263,6 +289,14 @@ CREATE FUNCTION inngest.step_wait_for_event(step_id pg_catalog.text,
                                             "if" pg_catalog.text DEFAULT NULL)
 RETURNS pg_catalog.jsonb
 AS 'MODULE_PATHNAME', 'inngest_step_wait_for_event'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION inngest.step_invoke(step_id pg_catalog.text,
+                                    function_id pg_catalog.text,
+                                    data pg_catalog.jsonb DEFAULT '{}',
+                                    timeout pg_catalog.interval DEFAULT NULL)
+RETURNS pg_catalog.jsonb
+AS 'MODULE_PATHNAME', 'inngest_step_invoke'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION inngest.run_id()

@@ -16,6 +16,9 @@
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/acl.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -26,6 +29,8 @@
 #include "catalog.h"
 #include "executor.h"
 #include "expr.h"
+#include "ingest.h"
+#include "waits.h"
 
 PG_FUNCTION_INFO_V1(inngest_now);
 PG_FUNCTION_INFO_V1(inngest_create_function);
@@ -34,6 +39,9 @@ PG_FUNCTION_INFO_V1(inngest_compile_expression);
 PG_FUNCTION_INFO_V1(inngest_tick);
 PG_FUNCTION_INFO_V1(inngest_run_id);
 PG_FUNCTION_INFO_V1(inngest_attempt);
+PG_FUNCTION_INFO_V1(inngest_cancel_run);
+PG_FUNCTION_INFO_V1(inngest_cancel_runs);
+PG_FUNCTION_INFO_V1(inngest_rerun);
 
 /* The owner of schema inngest: the role that created the extension */
 Oid
@@ -173,4 +181,172 @@ inngest_attempt(PG_FUNCTION_ARGS)
 	if (run == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(run->attempt);
+}
+
+/*
+ * The function of a run, after checking that the caller may act on it
+ * (as its owner, or a member of the owner role; a superuser for runs of
+ * deleted functions).  Errors if the run does not exist.  SPI connected,
+ * as the extension owner; caller is the calling role.
+ */
+static char *
+run_function_checked(int64 run_id, Oid caller, Jsonb **event)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	int			ret;
+	bool		isnull;
+	char	   *function_id;
+	Datum		owner;
+
+	ret = SPI_execute_with_args("SELECT r.function_id, f.owner::pg_catalog.oid, r.event "
+								"FROM inngest.runs r LEFT JOIN inngest.functions f "
+								"ON f.id = r.function_id WHERE r.id = $1",
+								1, types, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read run %lld", (long long) run_id);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("run %lld does not exist", (long long) run_id)));
+	function_id = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull));
+	owner = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (event)
+		*event = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 3, &isnull));
+	if (isnull ? !superuser_arg(caller) : !has_privs_of_role(caller, DatumGetObjectId(owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of inngest function \"%s\" to act on run %lld",
+						function_id, (long long) run_id)));
+	return function_id;
+}
+
+/* inngest.cancel_run(run_id bigint) RETURNS boolean */
+Datum
+inngest_cancel_run(PG_FUNCTION_ARGS)
+{
+	int64		run_id = PG_GETARG_INT64(0);
+	Oid			caller = GetUserId();
+	Oid			save_userid;
+	int			save_sec;
+	bool		cancelled;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	inngest_become_owner(&save_userid, &save_sec);
+	(void) run_function_checked(run_id, caller, NULL);
+	cancelled = waits_cancel_run(run_id, false, "cancel_run");
+	inngest_restore_user(save_userid, save_sec);
+	SPI_finish();
+	PG_RETURN_BOOL(cancelled);
+}
+
+/*
+ * inngest.cancel_runs(function_id, started_after, started_before, "if")
+ * RETURNS int: Inngest's bulk cancellation.
+ */
+Datum
+inngest_cancel_runs(PG_FUNCTION_ARGS)
+{
+	char	   *function_id;
+	Oid			caller = GetUserId();
+	Oid			save_userid;
+	int			save_sec;
+	JsonPath   *condition = NULL;
+	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	int			ret;
+	uint64		i;
+	uint64		n;
+	int64	   *ids;
+	Jsonb	  **events;
+	int			count = 0;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("function_id must not be null")));
+	function_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!PG_ARGISNULL(3))
+		condition = expr_compile(text_to_cstring(PG_GETARG_TEXT_PP(3)),
+								 EXPR_SCOPE_EVENT, "if");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	inngest_become_owner(&save_userid, &save_sec);
+	catalog_refresh();
+	{
+		InngestFunction *fn = catalog_lookup_function(function_id);
+
+		if (fn == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("inngest function \"%s\" does not exist", function_id)));
+		if (!has_privs_of_role(caller, fn->owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be owner of inngest function \"%s\"", function_id)));
+	}
+
+	values[0] = CStringGetTextDatum(function_id);
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	values[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	nulls[2] = PG_ARGISNULL(2) ? 'n' : ' ';
+	ret = SPI_execute_with_args("SELECT id, event FROM inngest.runs "
+								"WHERE function_id = $1 "
+								"AND status IN ('queued', 'running', 'sleeping', 'waiting') "
+								"AND ($2 IS NULL OR COALESCE(started_at, created_at) >= $2) "
+								"AND ($3 IS NULL OR COALESCE(started_at, created_at) < $3) "
+								"ORDER BY id", 3, types, values, nulls, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the runs of \"%s\"", function_id);
+	n = SPI_processed;
+	ids = palloc(sizeof(int64) * (n + 1));
+	events = palloc(sizeof(Jsonb *) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+		events[i] = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	for (i = 0; i < n; i++)
+	{
+		if (condition != NULL && !expr_match(condition, events[i], NULL))
+			continue;
+		if (waits_cancel_run(ids[i], false, "cancel_runs"))
+			count++;
+	}
+
+	inngest_restore_user(save_userid, save_sec);
+	SPI_finish();
+	PG_RETURN_INT32(count);
+}
+
+/* inngest.rerun(run_id bigint) RETURNS bigint */
+Datum
+inngest_rerun(PG_FUNCTION_ARGS)
+{
+	int64		run_id = PG_GETARG_INT64(0);
+	Oid			caller = GetUserId();
+	Oid			save_userid;
+	int			save_sec;
+	char	   *function_id;
+	Jsonb	   *event;
+	int64		new_id;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	inngest_become_owner(&save_userid, &save_sec);
+	function_id = run_function_checked(run_id, caller, &event);
+	new_id = ingest_start_run(function_id, event);
+	inngest_restore_user(save_userid, save_sec);
+	SPI_finish();
+	PG_RETURN_INT64(new_id);
 }

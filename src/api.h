@@ -21,5 +21,8 @@ extern Datum inngest_compile_expression(PG_FUNCTION_ARGS);
 extern Datum inngest_tick(PG_FUNCTION_ARGS);
 extern Datum inngest_run_id(PG_FUNCTION_ARGS);
 extern Datum inngest_attempt(PG_FUNCTION_ARGS);
+extern Datum inngest_cancel_run(PG_FUNCTION_ARGS);
+extern Datum inngest_cancel_runs(PG_FUNCTION_ARGS);
+extern Datum inngest_rerun(PG_FUNCTION_ARGS);
 
 #endif							/* INNGEST_API_H */

@@ -46,6 +46,7 @@
 #include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -109,6 +110,7 @@ typedef struct ExecutorPlans
 	SPIPlanPtr	sleep_step;
 	SPIPlanPtr	wake_sleeper;
 	SPIPlanPtr	wait_step;
+	SPIPlanPtr	invoke_step;
 	SPIPlanPtr	leave_run;
 	SPIPlanPtr	run_status;
 	SPIPlanPtr	complete;
@@ -159,6 +161,7 @@ static bool execute_step(RunState *run, Jsonb **output, ErrorData **edata);
 static void record_step(RunState *run, Jsonb *output, TimestampTz started);
 static void sleep_run(RunState *run);
 static void wait_run(RunState *run);
+static void invoke_run(RunState *run);
 static bool leave_run(RunState *run, const char *status, TimestampTz wake);
 static TimestampTz wake_time(RunState *run, TimestampTz wake);
 static bool checkpoint(RunState *run);
@@ -430,6 +433,102 @@ wait_run(RunState *run)
 							 "VALUES ($1, $2, $3, 'wait', 'waiting', 1, $4)",
 							 4, stypes);
 	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not record step \"%s\"", step->key);
+}
+
+/* The three events that end an invoked run */
+static const char *const invoke_end_events[] = {
+	"inngest/function.finished", "inngest/function.failed",
+	"inngest/function.cancelled"
+};
+
+/*
+ * The handler reached step_invoke: start a run of the other function (its
+ * event is inngest/function.invoked with the given data) and wait for the
+ * event that ends it; step_invoke turns that into the result or an error.
+ */
+static void
+invoke_run(RunState *run)
+{
+	PendingStep *step = &run->pending;
+	EventLockRequest locks[lengthof(invoke_end_events)];
+	JsonbParseState *state = NULL;
+	Jsonb	   *event;
+	Jsonb	   *match;
+	int64		callee;
+	ArrayType  *path;
+	int			i;
+	static const Oid stypes[4] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID};
+	Datum		values[4];
+	int			ret;
+
+	catalog_refresh();
+	if (catalog_lookup_function(step->event_name) == NULL)
+	{
+		ErrorData	ed;
+
+		memset(&ed, 0, sizeof(ed));
+		ed.sqlerrcode = ERRCODE_UNDEFINED_OBJECT;
+		ed.message = psprintf("step \"%s\" invokes inngest function \"%s\", which does not exist",
+							  step->key, step->event_name);
+		fail_run(run, error_to_jsonb(&ed));
+		return;
+	}
+
+	for (i = 0; i < lengthof(invoke_end_events); i++)
+	{
+		locks[i].name = invoke_end_events[i];
+		locks[i].mode = EVENT_LOCK_WAIT;
+	}
+	waits_lock_events(locks, lengthof(invoke_end_events));
+	if (!leave_run(run, "waiting", wake_time(run, step->until)))
+		return;
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	jsonb_push_string(&state, "name", "inngest/function.invoked",
+					  strlen("inngest/function.invoked"));
+	jsonb_push_jsonb(&state, "data", step->event_data);
+	{
+		char	   *id = psprintf("invoke-" INT64_FORMAT "-%s", run->run_id, step->key);
+
+		jsonb_push_string(&state, "id", id, strlen(id));
+	}
+	jsonb_push_int64(&state, "ts", inngest_clock() / 1000 +
+					 (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
+	event = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+	callee = ingest_start_run(step->event_name, event);
+
+	/* wait for whichever event ends the callee: data.run_id = callee */
+	state = NULL;
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	{
+		JsonbValue	k;
+
+		k.type = jbvString;
+		k.val.string.val = "data";
+		k.val.string.len = 4;
+		(void) pushJsonbValue(&state, WJB_KEY, &k);
+		(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		jsonb_push_int64(&state, "run_id", callee);
+		(void) pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	}
+	match = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+	path = waits_parse_match("data.run_id", step->key);
+	for (i = 0; i < lengthof(invoke_end_events); i++)
+		waits_register(run->run_id, "invoke", step->key, invoke_end_events[i],
+					   path, match, NULL, step->until);
+
+	values[0] = Int64GetDatum(run->run_id);
+	values[1] = CStringGetTextDatum(step->key);
+	values[2] = Int32GetDatum(run->nsteps);
+	values[3] = TimestampTzGetDatum(inngest_clock());
+	ret = SPI_execute_plan(inngest_keep_plan(&plans.invoke_step,
+											 "INSERT INTO inngest.steps (run_id, step_id, position, "
+											 "kind, status, attempts, started_at) "
+											 "VALUES ($1, $2, $3, 'invoke', 'waiting', 1, $4)",
+											 4, stypes),
+						   values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not record step \"%s\"", step->key);
 }
@@ -757,7 +856,7 @@ drive(RunState *run)
 			continue;
 		}
 
-		if (run->pending.kind == STEP_WAIT)
+		if (run->pending.kind == STEP_WAIT || run->pending.kind == STEP_INVOKE)
 		{
 			/*
 			 * A worker takes the event name's lock with no other wait lock
@@ -765,7 +864,10 @@ drive(RunState *run)
 			 */
 			if (run->commit_steps && waits_holding_locks() && !checkpoint(run))
 				return;
-			wait_run(run);
+			if (run->pending.kind == STEP_WAIT)
+				wait_run(run);
+			else
+				invoke_run(run);
 			return;
 		}
 
@@ -1129,6 +1231,8 @@ step_kind_name(StepKind kind)
 			return "sleep";
 		case STEP_WAIT:
 			return "wait";
+		case STEP_INVOKE:
+			return "invoke";
 	}
 	return "run";				/* keep the compiler quiet */
 }

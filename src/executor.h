@@ -20,7 +20,8 @@ typedef enum StepKind
 	STEP_RUN,					/* step_run: a query */
 	STEP_SEND,					/* step_send_event: an event */
 	STEP_SLEEP,					/* step_sleep, step_sleep_until */
-	STEP_WAIT					/* step_wait_for_event */
+	STEP_WAIT,					/* step_wait_for_event */
+	STEP_INVOKE					/* step_invoke */
 } StepKind;
 
 /* A completed step's memoized output */
@@ -44,7 +45,8 @@ typedef struct PendingStep
 	TimestampTz until;			/* STEP_SLEEP: when to resume; STEP_WAIT:
 								 * the timeout */
 	char	   *event_name;		/* STEP_SEND: the event to send; STEP_WAIT:
-								 * the event to wait for */
+								 * the event to wait for; STEP_INVOKE: the
+								 * function to invoke */
 	Jsonb	   *event_data;
 	ArrayType  *match_path;		/* STEP_WAIT: match key, or NULL */
 	JsonPath   *condition;		/* STEP_WAIT: compiled "if", or NULL */

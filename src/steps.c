@@ -32,6 +32,7 @@ PG_FUNCTION_INFO_V1(inngest_step_sleep);
 PG_FUNCTION_INFO_V1(inngest_step_sleep_until);
 PG_FUNCTION_INFO_V1(inngest_step_send_event);
 PG_FUNCTION_INFO_V1(inngest_step_wait_for_event);
+PG_FUNCTION_INFO_V1(inngest_step_invoke);
 
 /* The longest a run may sleep or wait */
 #define MAX_SLEEP "1 year"
@@ -291,6 +292,122 @@ inngest_step_wait_for_event(PG_FUNCTION_ARGS)
 			executor_fatal(run, edata->sqlerrcode, "step \"%s\": %s", key,
 						   edata->message);
 	}
+	MemoryContextSwitchTo(oldcxt);
+
+	executor_discover(run);
+}
+
+/*
+ * What an invoke step's memo (the event that ended the callee, or NULL at
+ * the timeout) means for the caller: the callee's output, or an IG001
+ * error, which fails the caller unless its handler catches it.
+ */
+static Datum
+invoke_result(FunctionCallInfo fcinfo, const char *key, MemoEntry *memo)
+{
+	JsonbValue	v;
+	JsonbValue *name;
+	JsonbValue *data;
+	JsonbValue *field;
+
+	if (memo->output == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INNGEST_NON_RETRIABLE),
+				 errmsg("step \"%s\": the invoked function did not finish in time", key)));
+
+	name = getKeyJsonValueFromContainer(&memo->output->root, "name", 4, NULL);
+	data = getKeyJsonValueFromContainer(&memo->output->root, "data", 4, NULL);
+	if (name == NULL || name->type != jbvString || data == NULL || data->type != jbvBinary)
+		elog(ERROR, "step \"%s\": unexpected invoke memo", key);
+
+	if (name->val.string.len == strlen("inngest/function.finished") &&
+		strncmp(name->val.string.val, "inngest/function.finished", name->val.string.len) == 0)
+	{
+		field = getKeyJsonValueFromContainer(data->val.binary.data, "result", 6, &v);
+		if (field == NULL || field->type == jbvNull)
+			PG_RETURN_NULL();
+		PG_RETURN_JSONB_P(JsonbValueToJsonb(field));
+	}
+
+	field = getKeyJsonValueFromContainer(data->val.binary.data, "function_id", 11, NULL);
+	if (name->val.string.len == strlen("inngest/function.failed") &&
+		strncmp(name->val.string.val, "inngest/function.failed", name->val.string.len) == 0)
+	{
+		JsonbValue *error = getKeyJsonValueFromContainer(data->val.binary.data, "error", 5, NULL);
+		JsonbValue *message = NULL;
+
+		if (error != NULL && error->type == jbvBinary)
+			message = getKeyJsonValueFromContainer(error->val.binary.data, "message", 7, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_INNGEST_NON_RETRIABLE),
+				 errmsg("step \"%s\": invoked function \"%.*s\" failed: %.*s", key,
+						field ? field->val.string.len : 0, field ? field->val.string.val : "",
+						message && message->type == jbvString ? message->val.string.len : 0,
+						message && message->type == jbvString ? message->val.string.val : "")));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INNGEST_NON_RETRIABLE),
+			 errmsg("step \"%s\": invoked function \"%.*s\" was cancelled", key,
+					field ? field->val.string.len : 0, field ? field->val.string.val : "")));
+	PG_RETURN_NULL();			/* keep the compiler quiet */
+}
+
+/*
+ * inngest.step_invoke(step_id text, function_id text, data jsonb DEFAULT '{}',
+ *                     timeout interval DEFAULT NULL) RETURNS jsonb
+ *
+ * Runs the other function (its event is inngest/function.invoked with this
+ * data) and returns its output.  Its failure, cancellation or the timeout
+ * raise SQLSTATE IG001 here.
+ */
+Datum
+inngest_step_invoke(PG_FUNCTION_ARGS)
+{
+	RunState   *run = executor_current_run("inngest.step_invoke()");
+	char	   *key;
+	MemoEntry  *memo;
+	PendingStep *step;
+	Jsonb	   *data;
+	TimestampTz until = 0;
+	MemoryContext oldcxt;
+
+	memo = step_lookup(fcinfo, run, &key);
+	if (memo != NULL)
+		return invoke_result(fcinfo, key, memo);
+
+	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
+		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "function id of step \"%s\" must not be empty", key);
+	if (PG_ARGISNULL(2))
+		executor_fatal(run, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+					   "data of step \"%s\" must not be null", key);
+	data = PG_GETARG_JSONB_P(2);
+	if (!JB_ROOT_IS_OBJECT(data) || JB_ROOT_IS_SCALAR(data))
+		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "data of step \"%s\" must be a JSON object", key);
+	if (!PG_ARGISNULL(3))
+	{
+		Interval   *timeout = PG_GETARG_INTERVAL_P(3);
+		Interval	zero;
+
+		memset(&zero, 0, sizeof(zero));
+		if (DatumGetInt32(DirectFunctionCall2(interval_cmp,
+											  IntervalPGetDatum(timeout),
+											  IntervalPGetDatum(&zero))) < 0)
+			executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+						   "timeout of step \"%s\" must not be negative", key);
+		until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														TimestampTzGetDatum(inngest_clock()),
+														IntervalPGetDatum(timeout)));
+		check_resume_time(run, key, until);
+	}
+
+	oldcxt = MemoryContextSwitchTo(run->invoke_cxt);
+	step = pending_step(run, key, STEP_INVOKE);
+	step->event_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	step->event_data = palloc(VARSIZE(data));
+	memcpy(step->event_data, data, VARSIZE(data));
+	step->until = until;
 	MemoryContextSwitchTo(oldcxt);
 
 	executor_discover(run);

@@ -18,5 +18,6 @@ extern Datum inngest_step_sleep(PG_FUNCTION_ARGS);
 extern Datum inngest_step_sleep_until(PG_FUNCTION_ARGS);
 extern Datum inngest_step_send_event(PG_FUNCTION_ARGS);
 extern Datum inngest_step_wait_for_event(PG_FUNCTION_ARGS);
+extern Datum inngest_step_invoke(PG_FUNCTION_ARGS);
 
 #endif							/* INNGEST_STEPS_H */
