@@ -77,7 +77,6 @@ typedef struct NameEntry
 static SPIPlanPtr insert_runs_plan = NULL;
 static SPIPlanPtr dedup_plan = NULL;
 static SPIPlanPtr send_plan = NULL;
-static SPIPlanPtr waited_plan = NULL;
 static SPIPlanPtr insert_runs_returning_plan = NULL;
 static SPIPlanPtr insert_run_plan = NULL;
 
@@ -378,12 +377,6 @@ lock_and_find_waited(HTAB *names)
 	int			nreq = 0;
 	int			cap = n + 8;
 	EventLockRequest *requests = palloc(sizeof(EventLockRequest) * cap);
-	Datum	   *texts = palloc(sizeof(Datum) * (n + 1));
-	int			i = 0;
-	Oid			types[1] = {TEXTARRAYOID};
-	Datum		values[1];
-	int			ret;
-	uint64		j;
 
 	hash_seq_init(&status, names);
 	while ((entry = hash_seq_search(&status)) != NULL)
@@ -393,7 +386,6 @@ lock_and_find_waited(HTAB *names)
 		requests[nreq].name = entry->name;
 		requests[nreq].mode = EVENT_LOCK_SEND;
 		nreq++;
-		texts[i++] = CStringGetTextDatum(entry->name);
 
 		/* runs started by these events register their cancelOn waits */
 		foreach(lc, catalog_event_triggers(entry->name, strlen(entry->name)))
@@ -416,25 +408,9 @@ lock_and_find_waited(HTAB *names)
 	}
 	waits_lock_events(requests, nreq);
 
-	values[0] = PointerGetDatum(construct_array(texts, n, TEXTOID, -1, false,
-												TYPALIGN_INT));
-	ret = SPI_execute_plan(inngest_keep_plan(&waited_plan,
-											 "SELECT DISTINCT event FROM inngest.wait_keys "
-											 "WHERE event = ANY ($1)", 1, types),
-						   values, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read inngest.wait_keys");
-	for (j = 0; j < SPI_processed; j++)
-	{
-		bool		isnull;
-		char	   *name = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[j],
-															 SPI_tuptable->tupdesc, 1, &isnull));
-
-		entry = hash_search(names, name, HASH_FIND, NULL);
-		if (entry)
-			entry->waited = true;
-	}
-	SPI_freetuptable(SPI_tuptable);
+	hash_seq_init(&status, names);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->waited = waits_name_is_waited(entry->name);
 }
 
 /*

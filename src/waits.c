@@ -31,13 +31,18 @@
 #include "inngest.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "storage/sinval.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "ingest.h"
 #include "jsonutil.h"
@@ -63,12 +68,26 @@ typedef struct WaitPlans
 	SPIPlanPtr	cancel;
 	SPIPlanPtr	drop_run_waits;
 	SPIPlanPtr	timeout_step;
+	SPIPlanPtr	waited_names;
 } WaitPlans;
 
 static WaitPlans plans;
 
-/* Wait locks (exclusive) this transaction holds; reset at its end */
-static int	wait_locks_held = 0;
+/*
+ * The event names that have waits (inngest.wait_keys), cached per backend:
+ * every event statement asks, and the set changes only when a name is
+ * waited on for the first time, which sends a relcache invalidation of
+ * inngest.wait_keys.  Read after taking the name's lock and accepting
+ * invalidations, it includes every key committed before (see the header).
+ */
+static HTAB *waited_names = NULL;
+static MemoryContext waited_cxt = NULL;
+static bool waited_valid = false;
+static bool waited_callback_registered = false;
+static Oid	wait_keys_relid = InvalidOid;
+
+/* Event-name locks this transaction holds; reset at its end */
+static int	event_locks_held = 0;
 static bool xact_callback_registered = false;
 
 typedef struct LockItem
@@ -79,6 +98,101 @@ typedef struct LockItem
 
 static bool apply_hit(int64 wait_id, int64 run_id, const char *kind,
 					  const char *step_id, Jsonb *event, bool nowait);
+
+/*
+ * Execute a plan with the latest snapshot, whatever the transaction's
+ * isolation level: an event inserted in a REPEATABLE READ transaction must
+ * still see every wait committed before it took the event name's lock.
+ */
+static int
+exec_latest(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
+			long count)
+{
+	return SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+								InvalidSnapshot, read_only, false, count);
+}
+
+static void
+waited_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == wait_keys_relid)
+	{
+		waited_valid = false;
+		wait_keys_relid = InvalidOid;
+	}
+}
+
+static Oid
+lookup_wait_keys_relid(void)
+{
+	return get_relname_relid("wait_keys", get_namespace_oid("inngest", false));
+}
+
+/*
+ * Whether some run may wait for events of this name.  The caller holds the
+ * name's lock (EVENT_LOCK_SEND) and has SPI connected.
+ */
+bool
+waits_name_is_waited(const char *name)
+{
+	char		key[INNGEST_KEY_SIZE];
+
+	if (!waited_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(waited_relcache_callback, (Datum) 0);
+		waited_callback_registered = true;
+	}
+	/* a key committed before we took the lock has sent its invalidation */
+	AcceptInvalidationMessages();
+	if (!waited_valid || !OidIsValid(wait_keys_relid))
+	{
+		HASHCTL		ctl;
+		int			ret;
+		uint64		i;
+
+		waited_valid = true;
+		wait_keys_relid = lookup_wait_keys_relid();
+		if (waited_cxt == NULL)
+			waited_cxt = AllocSetContextCreate(CacheMemoryContext, "inngest waited names",
+											   ALLOCSET_SMALL_SIZES);
+		else
+			MemoryContextReset(waited_cxt);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = INNGEST_KEY_SIZE;
+		ctl.entrysize = INNGEST_KEY_SIZE;
+		ctl.hcxt = waited_cxt;
+		waited_names = hash_create("inngest waited names", 16, &ctl,
+								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		PG_TRY();
+		{
+			ret = exec_latest(inngest_keep_plan(&plans.waited_names,
+												"SELECT DISTINCT event FROM inngest.wait_keys",
+												0, NULL), NULL, NULL, true, 0);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "could not read inngest.wait_keys");
+			for (i = 0; i < SPI_processed; i++)
+			{
+				bool		isnull;
+				char	   *ev = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i],
+																	SPI_tuptable->tupdesc,
+																	1, &isnull));
+
+				strlcpy(key, ev, sizeof(key));
+				(void) hash_search(waited_names, key, HASH_ENTER, NULL);
+			}
+		}
+		PG_CATCH();
+		{
+			waited_valid = false;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	if (strlen(name) >= INNGEST_KEY_SIZE)
+		return false;
+	strlcpy(key, name, sizeof(key));
+	return hash_search(waited_names, key, HASH_FIND, NULL) != NULL;
+}
 
 /* ----------------------------------------------------------------------
  * Locks on event names
@@ -102,18 +216,19 @@ waits_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
-		wait_locks_held = 0;
+		event_locks_held = 0;
 }
 
 /*
- * Whether this transaction holds a lock for registering a wait.  A worker
- * that drives several runs in one transaction commits before taking a
- * second one, so that it never holds two in an order other than sorted.
+ * Whether this transaction holds event-name locks (it sent events or
+ * registered waits).  A worker that drives several runs in one transaction
+ * commits before registering a wait then, so that its locks are only ever
+ * taken in one sorted pass, as the event trigger's are.
  */
 bool
 waits_holding_locks(void)
 {
-	return wait_locks_held > 0;
+	return event_locks_held > 0;
 }
 
 /*
@@ -151,15 +266,12 @@ waits_lock_events(EventLockRequest *requests, int n)
 							 (uint32) items[i].hash,
 							 INNGEST_LOCKTAG_EVENT);
 		(void) LockAcquire(&tag, items[i].mode, false, false);
-		if (items[i].mode == ExclusiveLock)
+		if (!xact_callback_registered)
 		{
-			if (!xact_callback_registered)
-			{
-				RegisterXactCallback(waits_xact_callback, NULL);
-				xact_callback_registered = true;
-			}
-			wait_locks_held++;
+			RegisterXactCallback(waits_xact_callback, NULL);
+			xact_callback_registered = true;
 		}
+		event_locks_held++;
 		last = items[i].hash;
 		have_last = true;
 	}
@@ -268,20 +380,23 @@ waits_register(int64 run_id, const char *kind, const char *step_id,
 							 "VALUES ($1, $2, $3, $4, COALESCE($5, '{}'), "
 							 "CASE WHEN $5 IS NULL THEN NULL ELSE $6 #> $5 END, "
 							 "$7, $8, $9)", 9, types);
-	ret = SPI_execute_plan(plan, values, nulls, false, 0);
+	ret = exec_latest(plan, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not register a wait of run %lld", (long long) run_id);
 
-	/* the (name, path) pair incoming events must look up */
+	/* the (name, path) pair incoming events must look up; a new one is
+	 * announced to every backend's cache of waited names */
 	plan = inngest_keep_plan(&plans.insert_key,
 							 "INSERT INTO inngest.wait_keys (event, match_path) "
 							 "SELECT $4, COALESCE($5, '{}') WHERE NOT EXISTS "
 							 "(SELECT FROM inngest.wait_keys WHERE event = $4 "
 							 " AND match_path = COALESCE($5, '{}')) "
 							 "ON CONFLICT DO NOTHING", 9, types);
-	ret = SPI_execute_plan(plan, values, nulls, false, 0);
+	ret = exec_latest(plan, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not register a wait key");
+	if (SPI_processed > 0)
+		CacheInvalidateRelcacheByRelid(lookup_wait_keys_relid());
 }
 
 /* ----------------------------------------------------------------------
@@ -339,7 +454,7 @@ waits_resolve_events(Datum *names, Datum *events, int n)
 	values[1] = PointerGetDatum(construct_array(events, n, JSONBOID, -1, false,
 												TYPALIGN_INT));
 	values[2] = TimestampTzGetDatum(inngest_clock());
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	ret = exec_latest(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not look up waits: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
@@ -372,7 +487,7 @@ waits_resolve_events(Datum *names, Datum *events, int n)
 			plan = inngest_keep_plan(&plans.insert_hit,
 									 "INSERT INTO inngest.wait_hits (wait_id, run_id, event) "
 									 "VALUES ($1, $2, $3)", 3, htypes);
-			ret = SPI_execute_plan(plan, hvalues, NULL, false, 0);
+			ret = exec_latest(plan, hvalues, NULL, false, 0);
 			if (ret != SPI_OK_INSERT)
 				elog(ERROR, "could not record a wait hit");
 			worker_request_wake();
@@ -400,7 +515,7 @@ lock_run(int64 run_id, bool nowait)
 		plan = inngest_keep_plan(&plans.lock_run,
 								 "SELECT status FROM inngest.runs WHERE id = $1 "
 								 "FOR UPDATE", 1, types);
-	ret = SPI_execute_plan(plan, values, NULL, false, 1);
+	ret = exec_latest(plan, values, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not lock run %lld", (long long) run_id);
 	if (SPI_processed == 0)
@@ -448,7 +563,7 @@ apply_hit(int64 wait_id, int64 run_id, const char *kind, const char *step_id,
 	values[0] = Int64GetDatum(wait_id);
 	plan = inngest_keep_plan(&plans.wait_exists,
 							 "SELECT FROM inngest.waits WHERE id = $1", 1, types);
-	ret = SPI_execute_plan(plan, values, NULL, false, 1);
+	ret = exec_latest(plan, values, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read wait %lld", (long long) wait_id);
 	if (SPI_processed == 0)
@@ -462,21 +577,21 @@ apply_hit(int64 wait_id, int64 run_id, const char *kind, const char *step_id,
 							 "UPDATE inngest.steps SET status = 'completed', output = $3, "
 							 "ended_at = $4 WHERE run_id = $1 AND step_id = $2 "
 							 "AND status = 'waiting'", 4, types);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	ret = exec_latest(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not complete a waiting step of run %lld", (long long) run_id);
 
 	plan = inngest_keep_plan(&plans.drop_step_waits,
 							 "DELETE FROM inngest.waits WHERE run_id = $1 "
 							 "AND kind <> 'cancel'", 1, types);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	ret = exec_latest(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "could not drop the waits of run %lld", (long long) run_id);
 
 	plan = inngest_keep_plan(&plans.requeue,
 							 "UPDATE inngest.runs SET status = 'queued', wake_at = $4 "
 							 "WHERE id = $1", 4, types);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	ret = exec_latest(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not requeue run %lld", (long long) run_id);
 	worker_request_wake();
@@ -504,7 +619,7 @@ waits_apply_hits(void)
 							 "SELECT h.wait_id, h.run_id, w.kind, w.step_id, h.event "
 							 "FROM h JOIN inngest.waits w ON w.id = h.wait_id "
 							 "ORDER BY h.id", 0, NULL);
-	ret = SPI_execute_plan(plan, NULL, NULL, false, 0);
+	ret = exec_latest(plan, NULL, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read wait hits: %s", SPI_result_code_string(ret));
 	tuptable = SPI_tuptable;
@@ -546,13 +661,13 @@ waits_timeout_step(int64 run_id)
 							 "UPDATE inngest.steps SET status = 'completed', output = NULL, "
 							 "ended_at = $2 WHERE run_id = $1 AND status = 'waiting'",
 							 2, types);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	ret = exec_latest(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not time out a step of run %lld", (long long) run_id);
 	plan = inngest_keep_plan(&plans.drop_step_waits,
 							 "DELETE FROM inngest.waits WHERE run_id = $1 "
 							 "AND kind <> 'cancel'", 1, types);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	ret = exec_latest(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "could not drop the waits of run %lld", (long long) run_id);
 }
@@ -568,7 +683,7 @@ waits_forget_run(int64 run_id)
 
 	plan = inngest_keep_plan(&plans.drop_run_waits,
 							 "DELETE FROM inngest.waits WHERE run_id = $1", 1, types);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	ret = exec_latest(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "could not drop the waits of run %lld", (long long) run_id);
 }
@@ -603,7 +718,7 @@ waits_cancel_run(int64 run_id, bool nowait, const char *reason)
 							 "UPDATE inngest.runs SET status = 'cancelled', ended_at = $2, "
 							 "wake_at = NULL WHERE id = $1 RETURNING function_id, event",
 							 3, types);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	ret = exec_latest(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not cancel run %lld", (long long) run_id);
 	function_id = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
