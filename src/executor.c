@@ -754,6 +754,17 @@ executor_run_next(bool commit_steps)
 	return true;
 }
 
+/*
+ * The run run_id was cancelled in this transaction (say, by an event its
+ * own step sent): if it is the one being driven, stop after this step.
+ */
+void
+executor_note_cancelled(int64 run_id)
+{
+	if (current_run != NULL && current_run->run_id == run_id)
+		current_run->cancelled = true;
+}
+
 int64
 executor_claimed_run(void)
 {
@@ -824,6 +835,9 @@ drive(RunState *run)
 		Jsonb	   *output = NULL;
 		ErrorData  *edata = NULL;
 		InvokeResult result;
+
+		if (run->cancelled)
+			return;
 
 		result = invoke_handler(run, &output, &edata);
 

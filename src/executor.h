@@ -70,6 +70,7 @@ typedef struct RunState
 	TimestampTz started_at;		/* when the run first started */
 	TimestampTz deadline;		/* timeouts.finish, or 0 */
 	bool		has_cancel_on;	/* its function has cancelOn waits */
+	bool		cancelled;		/* cancelled by its own transaction */
 	bool		commit_steps;	/* worker: commit after every step */
 	bool		marked_running; /* status 'running' is committed */
 
@@ -100,6 +101,7 @@ extern int	executor_tick(int max_runs);
 extern TimestampTz executor_next_wake(void);
 extern int	executor_recover(void);
 extern int64 executor_claimed_run(void);
+extern void executor_note_cancelled(int64 run_id);
 extern void executor_requeue_after_internal_error(int64 run_id, ErrorData *edata);
 
 #endif							/* INNGEST_EXECUTOR_H */

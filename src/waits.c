@@ -44,6 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "executor.h"
 #include "ingest.h"
 #include "jsonutil.h"
 #include "waits.h"
@@ -728,6 +729,7 @@ waits_cancel_run(int64 run_id, bool nowait, const char *reason)
 	SPI_freetuptable(SPI_tuptable);
 
 	waits_forget_run(run_id);
+	executor_note_cancelled(run_id);
 
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	jsonb_push_string(&state, "function_id", function_id, strlen(function_id));

@@ -144,5 +144,22 @@ SELECT function_id, status, ended_at FROM inngest.runs WHERE function_id LIKE 'n
 SELECT data ->> 'function_id' AS function_id, data ->> 'reason' AS reason
 FROM inngest.events WHERE name = 'inngest/function.cancelled' ORDER BY seq;
 
+-- a run cancelled by an event its own step sent stops before its next step
+CREATE TABLE app.after_stop (n int);
+CREATE FUNCTION app.self_stop(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM inngest.step_send_event('stop', 'stop.me', jsonb_build_object('k', event #> '{data,k}'));
+  PERFORM inngest.step_run('after', 'INSERT INTO app.after_stop VALUES (1)');
+  RETURN NULL;
+END $$;
+SELECT inngest.create_function('{"id": "self-stop", "event": "self.stop",
+  "cancelOn": [{"event": "stop.me", "match": "data.k"}]}', 'app.self_stop');
+SELECT inngest.send('self.stop', '{"k": 7}') IS NOT NULL;
+SELECT inngest.tick();
+SELECT status FROM inngest.runs WHERE function_id = 'self-stop';
+SELECT step_id, status FROM inngest.steps
+WHERE run_id = (SELECT id FROM inngest.runs WHERE function_id = 'self-stop');
+SELECT count(*) AS after_stop_rows FROM app.after_stop;
+
 DROP EXTENSION inngest_pg;
 DROP SCHEMA app CASCADE;
