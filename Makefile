@@ -51,3 +51,8 @@ bench/bench_runs: bench/bench_runs.c
 
 bench: bench/bench_runs
 .PHONY: bench
+
+# The libpq benchmark of waits and sleeps (scripts/bench_waits.sh)
+bench/bench_waits: bench/bench_waits.c
+	$(CC) -O2 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) \
+		-o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq

@@ -75,12 +75,13 @@ CREATE TABLE inngest.event_ids (
 -- ---------------------------------------------------------------------------
 
 /*
- * wake_at is set exactly while a run is waiting for a time to come: queued
- * (now), sleeping or backing off after a failure (then).  It is NULL while
- * a run is being driven and once it has ended, so the partial index
- * runs_due holds only runnable runs and claiming one never scans finished,
- * running or waiting runs.  Status changes that leave wake_at alone (a run
- * completing) touch no indexed column and can be HOT updates.
+ * wake_at is set exactly while a run has something to do at a time: queued
+ * (now), backing off after a failure, sleeping (until then), waiting with a
+ * timeout (then).  It is NULL while a run is being driven between commits,
+ * while it waits with no timeout, and once it has ended, so the partial
+ * index runs_due holds only runs that will be due, and claiming one never
+ * scans finished or running runs.  Status changes that leave wake_at alone
+ * (a run completing) touch no indexed column and can be HOT updates.
  */
 CREATE TABLE inngest.runs (
     id          pg_catalog.int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
