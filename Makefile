@@ -9,6 +9,7 @@ OBJS = \
 	src/guc.o \
 	src/ingest.o \
 	src/jsonutil.o \
+	src/progress.o \
 	src/steps.o \
 	src/waits.o \
 	src/worker.o
