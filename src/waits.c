@@ -68,7 +68,6 @@ typedef struct WaitPlans
 	SPIPlanPtr	take_hits;
 	SPIPlanPtr	cancel;
 	SPIPlanPtr	drop_run_waits;
-	SPIPlanPtr	timeout_step;
 	SPIPlanPtr	waited_names;
 } WaitPlans;
 
@@ -497,6 +496,39 @@ waits_resolve_events(Datum *names, Datum *events, int n)
 	SPI_freetuptable(tuptable);
 }
 
+/*
+ * The run's waiting step (a run has at most one) completes with output (an
+ * event, or NULL at the timeout), and its step waits are dropped; its
+ * cancelOn waits stay.  The caller holds the run's row lock.
+ */
+static void
+finish_waiting_step(int64 run_id, Jsonb *output)
+{
+	Oid			types[3] = {INT8OID, JSONBOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	int			ret;
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = output ? JsonbPGetDatum(output) : (Datum) 0;
+	nulls[1] = output ? ' ' : 'n';
+	values[2] = TimestampTzGetDatum(inngest_clock());
+	ret = exec_latest(inngest_keep_plan(&plans.complete_step,
+										"UPDATE inngest.steps SET status = 'completed', "
+										"output = $2, ended_at = $3 "
+										"WHERE run_id = $1 AND status = 'waiting'",
+										3, types),
+					  values, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not complete the waiting step of run %lld", (long long) run_id);
+	ret = exec_latest(inngest_keep_plan(&plans.drop_step_waits,
+										"DELETE FROM inngest.waits WHERE run_id = $1 "
+										"AND kind <> 'cancel'", 1, types),
+					  values, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "could not drop the waits of run %lld", (long long) run_id);
+}
+
 /* Lock the run's row; its status, or NULL if locked (nowait) or gone */
 static char *
 lock_run(int64 run_id, bool nowait)
@@ -570,25 +602,10 @@ apply_hit(int64 wait_id, int64 run_id, const char *kind, const char *step_id,
 	if (SPI_processed == 0)
 		return true;
 
+	finish_waiting_step(run_id, event);
+
 	values[0] = Int64GetDatum(run_id);
-	values[1] = CStringGetTextDatum(step_id);
-	values[2] = JsonbPGetDatum(event);
 	values[3] = TimestampTzGetDatum(inngest_clock());
-	plan = inngest_keep_plan(&plans.complete_step,
-							 "UPDATE inngest.steps SET status = 'completed', output = $3, "
-							 "ended_at = $4 WHERE run_id = $1 AND step_id = $2 "
-							 "AND status = 'waiting'", 4, types);
-	ret = exec_latest(plan, values, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "could not complete a waiting step of run %lld", (long long) run_id);
-
-	plan = inngest_keep_plan(&plans.drop_step_waits,
-							 "DELETE FROM inngest.waits WHERE run_id = $1 "
-							 "AND kind <> 'cancel'", 1, types);
-	ret = exec_latest(plan, values, NULL, false, 0);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "could not drop the waits of run %lld", (long long) run_id);
-
 	plan = inngest_keep_plan(&plans.requeue,
 							 "UPDATE inngest.runs SET status = 'queued', wake_at = $4 "
 							 "WHERE id = $1", 4, types);
@@ -651,26 +668,7 @@ waits_apply_hits(void)
 void
 waits_timeout_step(int64 run_id)
 {
-	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
-	Datum		values[2];
-	SPIPlanPtr	plan;
-	int			ret;
-
-	values[0] = Int64GetDatum(run_id);
-	values[1] = TimestampTzGetDatum(inngest_clock());
-	plan = inngest_keep_plan(&plans.timeout_step,
-							 "UPDATE inngest.steps SET status = 'completed', output = NULL, "
-							 "ended_at = $2 WHERE run_id = $1 AND status = 'waiting'",
-							 2, types);
-	ret = exec_latest(plan, values, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "could not time out a step of run %lld", (long long) run_id);
-	plan = inngest_keep_plan(&plans.drop_step_waits,
-							 "DELETE FROM inngest.waits WHERE run_id = $1 "
-							 "AND kind <> 'cancel'", 1, types);
-	ret = exec_latest(plan, values, NULL, false, 0);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "could not drop the waits of run %lld", (long long) run_id);
+	finish_waiting_step(run_id, NULL);
 }
 
 /* Drop every wait of a run that has ended */
