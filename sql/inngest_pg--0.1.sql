@@ -115,7 +115,7 @@ CREATE TABLE inngest.steps (
     ended_at    pg_catalog.timestamptz,
     PRIMARY KEY (run_id, step_id),
     CONSTRAINT steps_status_check CHECK (status IN ('completed', 'retrying',
-        'failed', 'sleeping', 'waiting'))
+        'failed', 'sleeping', 'waiting', 'cancelled'))
 );
 
 -- ---------------------------------------------------------------------------
@@ -166,6 +166,7 @@ CREATE TABLE inngest.wait_hits (
     run_id      pg_catalog.int8 NOT NULL,
     event       pg_catalog.jsonb NOT NULL
 );
+CREATE INDEX wait_hits_run ON inngest.wait_hits (run_id);
 
 -- ---------------------------------------------------------------------------
 -- The event trigger: matches events to functions and starts runs

@@ -477,7 +477,16 @@ executor_run_next(bool commit_steps)
 				run->deadline = progress_add_interval(run->started_at, fn->timeout_finish);
 
 			problem = handler_problem(run);
-			if (fresh && fn->timeout_start != NULL &&
+			if (!waits_apply_run_hits(run->run_id))
+			{
+				/*
+				 * An event matched one of its waits while another driver
+				 * held it: that is applied now (cancelled, or its wait
+				 * resolved, which queued it again with the memo); the next
+				 * claim drives it if it is still to run.
+				 */
+			}
+			else if (fresh && fn->timeout_start != NULL &&
 				progress_add_interval(created_at, fn->timeout_start) <= inngest_clock())
 				(void) waits_cancel_run(run->run_id, false, "timeouts.start");
 			else if (run->deadline != 0 && run->deadline <= inngest_clock())
@@ -1128,6 +1137,10 @@ executor_tick(int max_runs)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	inngest_become_owner(&save_userid, &save_sec);
+
+	/* first, matches recorded while their runs were busy */
+	if (waits_apply_hits() > 0)
+		CommandCounterIncrement();
 
 	while (max_runs <= 0 || count < max_runs)
 	{

@@ -69,6 +69,8 @@ typedef struct WaitPlans
 	SPIPlanPtr	cancel;
 	SPIPlanPtr	drop_run_waits;
 	SPIPlanPtr	waited_names;
+	SPIPlanPtr	take_run_hits;
+	SPIPlanPtr	cancel_steps;
 } WaitPlans;
 
 static WaitPlans plans;
@@ -662,6 +664,53 @@ waits_apply_hits(void)
 }
 
 /*
+ * Apply the pending matches of one run, which the caller has just claimed
+ * (its row is locked): a cancel recorded while another transaction held
+ * the run must not be overtaken by driving it.  Returns false if the run
+ * is no longer to be driven (cancelled, or its wait resolved).
+ */
+bool
+waits_apply_run_hits(int64 run_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	int			ret;
+	uint64		i;
+	uint64		nrows;
+	SPITupleTable *tuptable;
+	bool		drive = true;
+
+	ret = exec_latest(inngest_keep_plan(&plans.take_run_hits,
+										"WITH h AS (DELETE FROM inngest.wait_hits "
+										"  WHERE run_id = $1 RETURNING id, wait_id, event) "
+										"SELECT h.wait_id, w.kind, w.step_id, h.event "
+										"FROM h JOIN inngest.waits w ON w.id = h.wait_id "
+										"ORDER BY h.id", 1, types),
+					  values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the wait hits of run %lld", (long long) run_id);
+	tuptable = SPI_tuptable;
+	nrows = SPI_processed;
+	for (i = 0; i < nrows; i++)
+	{
+		HeapTuple	tup = tuptable->vals[i];
+		TupleDesc	desc = tuptable->tupdesc;
+		bool		isnull;
+		int64		wait_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		char	   *kind = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+		Datum		step = SPI_getbinval(tup, desc, 3, &isnull);
+		char	   *step_id = isnull ? NULL : TextDatumGetCString(step);
+		Jsonb	   *event = DatumGetJsonbP(SPI_getbinval(tup, desc, 4, &isnull));
+
+		(void) apply_hit(wait_id, run_id, kind, step_id, event, false);
+		drive = false;
+	}
+	if (tuptable)
+		SPI_freetuptable(tuptable);
+	return drive;
+}
+
+/*
  * A waiting run's timeout has come (the executor claimed it): its waiting
  * step completes with NULL, and its step waits are dropped.
  */
@@ -728,6 +777,13 @@ waits_cancel_run(int64 run_id, bool nowait, const char *reason)
 
 	waits_forget_run(run_id);
 	executor_note_cancelled(run_id);
+	ret = exec_latest(inngest_keep_plan(&plans.cancel_steps,
+										"UPDATE inngest.steps SET status = 'cancelled', "
+										"ended_at = $2 WHERE run_id = $1 "
+										"AND status IN ('sleeping', 'waiting')", 3, types),
+					  values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not cancel the steps of run %lld", (long long) run_id);
 
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	jsonb_push_string(&state, "function_id", function_id, strlen(function_id));

@@ -40,6 +40,7 @@ extern void waits_register(int64 run_id, const char *kind, const char *step_id,
 
 extern void waits_resolve_events(Datum *names, Datum *events, int n);
 extern int	waits_apply_hits(void);
+extern bool waits_apply_run_hits(int64 run_id);
 extern void waits_timeout_step(int64 run_id);
 extern bool waits_cancel_run(int64 run_id, bool nowait, const char *reason);
 extern void waits_forget_run(int64 run_id);
