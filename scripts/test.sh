@@ -163,7 +163,7 @@ LOGDIR=$(mktemp -d /tmp/inngest_pg_logs.XXXXXX)
 
 # ---- pg_regress --------------------------------------------------------
 regress_rc=0
-run_phase "regression tests (pg_regress)" "$LOGDIR/regress.log" TAP_TESTS= ||
+run_phase "regression and isolation tests (pg_regress)" "$LOGDIR/regress.log" TAP_TESTS= ||
 	regress_rc=$?
 
 # PostgreSQL 15 prints "test NAME ... ok" (serial) / "     NAME ... ok"
@@ -195,6 +195,11 @@ if [ $regress_rc -ne 0 ]; then
 		section "regression.diffs"
 		cat "$TESTDIR/regression.diffs"
 	fi
+	# isolation specs keep theirs apart
+	if [ -s "$TESTDIR/output_iso/regression.diffs" ]; then
+		section "output_iso/regression.diffs (isolation)"
+		cat "$TESTDIR/output_iso/regression.diffs"
+	fi
 	# pg_regress keeps the temporary instance's log in ./log on failure
 	for f in "$TESTDIR/log/postmaster.log" \
 		"$TESTDIR/tmp_check/log/postmaster.log"; do
@@ -209,7 +214,7 @@ fi
 # ---- TAP ----------------------------------------------------------------
 tap_rc=0
 if compgen -G "$ROOT/test/t/*.pl" >/dev/null; then
-	run_phase "TAP tests (prove)" "$LOGDIR/tap.log" REGRESS= || tap_rc=$?
+	run_phase "TAP tests (prove)" "$LOGDIR/tap.log" REGRESS= ISOLATION= || tap_rc=$?
 
 	# prove: "Files=F, Tests=T, ..." and, per failing file in the summary
 	# report, "t/x.pl (Wstat: W Tests: T Failed: F)".
