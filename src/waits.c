@@ -88,8 +88,9 @@ static bool waited_valid = false;
 static bool waited_callback_registered = false;
 static Oid	wait_keys_relid = InvalidOid;
 
-/* Event-name locks this transaction holds; reset at its end */
+/* Event-name locks this transaction holds (all, exclusive); reset at its end */
 static int	event_locks_held = 0;
+static int	exclusive_locks_held = 0;
 static bool xact_callback_registered = false;
 
 typedef struct LockItem
@@ -218,7 +219,10 @@ waits_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
+	{
 		event_locks_held = 0;
+		exclusive_locks_held = 0;
+	}
 }
 
 /*
@@ -231,6 +235,17 @@ bool
 waits_holding_locks(void)
 {
 	return event_locks_held > 0;
+}
+
+/*
+ * Whether this transaction holds an event-name lock exclusively.  A worker
+ * then commits before it drives another run: a transaction that holds an
+ * exclusive lock and asks for no more can never be part of a deadlock.
+ */
+bool
+waits_holding_exclusive_locks(void)
+{
+	return exclusive_locks_held > 0;
 }
 
 /*
@@ -274,6 +289,8 @@ waits_lock_events(EventLockRequest *requests, int n)
 			xact_callback_registered = true;
 		}
 		event_locks_held++;
+		if (items[i].mode == ExclusiveLock)
+			exclusive_locks_held++;
 		last = items[i].hash;
 		have_last = true;
 	}

@@ -423,6 +423,9 @@ executor_round(TimestampTz *next_wake)
 			{
 				n++;
 				CommandCounterIncrement();
+				/* it registered a wait (see waits_holding_exclusive_locks) */
+				if (waits_holding_exclusive_locks())
+					break;
 				if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
 											   INNGEST_BATCH_MAX_MS))
 					break;
