@@ -45,12 +45,36 @@ typedef struct ProgressPlans
 	SPIPlanPtr	complete;
 	SPIPlanPtr	fail;
 	SPIPlanPtr	retry;
+	SPIPlanPtr	lock_own_run;
 } ProgressPlans;
 
 static ProgressPlans plans;
 
 static bool leave_run(RunState *run, const char *status, TimestampTz wake);
 static TimestampTz wake_time(RunState *run, TimestampTz wake);
+
+/*
+ * Lock the run's row before an event name: whoever else locks both (a
+ * cancel sending inngest/function.cancelled) takes them in that order, and
+ * the event trigger never waits for a run's row, so no cycle can form.  A
+ * claim holds the row already; a checkpoint commit has released it.
+ */
+static void
+lock_own_run(RunState *run)
+{
+	static const Oid types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run->run_id)};
+	int			ret;
+
+	if (!run->commit_steps)
+		return;					/* tick(): one transaction, the claim's lock */
+	ret = SPI_execute_plan(inngest_keep_plan(&plans.lock_own_run,
+											 "SELECT FROM inngest.runs WHERE id = $1 FOR UPDATE",
+											 1, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not lock run %lld", (long long) run->run_id);
+}
 
 /*
  * Inngest's retry backoff, by number of failed attempts; jitter of up to
@@ -76,6 +100,7 @@ progress_wait(RunState *run)
 	SPIPlanPtr	plan;
 	int			ret;
 
+	lock_own_run(run);
 	waits_lock_events(&lock, 1);
 	if (!leave_run(run, "waiting", wake_time(run, step->until)))
 		return;
@@ -140,6 +165,7 @@ progress_invoke(RunState *run)
 		locks[i].name = invoke_end_events[i];
 		locks[i].mode = EVENT_LOCK_WAIT;
 	}
+	lock_own_run(run);
 	waits_lock_events(locks, lengthof(invoke_end_events));
 	if (!leave_run(run, "waiting", wake_time(run, step->until)))
 		return;
