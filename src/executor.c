@@ -537,6 +537,12 @@ executor_note_cancelled(int64 run_id)
 		current_run->cancelled = true;
 }
 
+void
+executor_forget_claim(void)
+{
+	claimed_run_id = 0;
+}
+
 int64
 executor_claimed_run(void)
 {
@@ -644,11 +650,18 @@ drive(RunState *run)
 
 		if (run->pending.kind == STEP_WAIT || run->pending.kind == STEP_INVOKE)
 		{
+			EventLockRequest locks[3];
+			int			nlocks = progress_wait_locks(run, locks);
+
 			/*
-			 * A worker takes the event name's lock with no other wait lock
-			 * held (see waits.c): commit first if this transaction has one.
+			 * A worker that already holds event-name locks (earlier runs of
+			 * its transaction) commits before it takes new ones, so that it
+			 * never waits for a lock while holding one (see waits.c).  Names
+			 * it holds exclusively already cost no wait: many runs waiting
+			 * for the same event name share a commit.
 			 */
-			if (run->commit_steps && waits_holding_locks() && !checkpoint(run))
+			if (run->commit_steps && waits_holding_locks() &&
+				!waits_hold_exclusively(locks, nlocks) && !checkpoint(run))
 				return;
 			if (run->pending.kind == STEP_WAIT)
 				progress_wait(run);

@@ -101,6 +101,7 @@ extern int	executor_tick(int max_runs);
 extern TimestampTz executor_next_wake(void);
 extern int	executor_recover(void);
 extern int64 executor_claimed_run(void);
+extern void executor_forget_claim(void);
 extern void executor_note_cancelled(int64 run_id);
 extern void executor_requeue_after_internal_error(int64 run_id, ErrorData *edata);
 

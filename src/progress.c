@@ -128,6 +128,29 @@ static const char *const invoke_end_events[] = {
 };
 
 /*
+ * The event-name locks the pending wait or invoke step will take (at most
+ * three); the executor checks them against what its transaction holds.
+ */
+int
+progress_wait_locks(RunState *run, EventLockRequest *out)
+{
+	int			i;
+
+	if (run->pending.kind == STEP_WAIT)
+	{
+		out[0].name = run->pending.event_name;
+		out[0].mode = EVENT_LOCK_WAIT;
+		return 1;
+	}
+	for (i = 0; i < lengthof(invoke_end_events); i++)
+	{
+		out[i].name = invoke_end_events[i];
+		out[i].mode = EVENT_LOCK_WAIT;
+	}
+	return lengthof(invoke_end_events);
+}
+
+/*
  * The handler reached step_invoke: start a run of the other function (its
  * event is inngest/function.invoked with the given data) and wait for the
  * event that ends it; step_invoke turns that into the result or an error.

@@ -9,6 +9,7 @@
 #define INNGEST_PROGRESS_H
 
 #include "executor.h"
+#include "waits.h"
 
 /* The first retry's backoff, in seconds (Inngest's table starts there) */
 #define PROGRESS_FIRST_BACKOFF_SECS 15
@@ -25,5 +26,6 @@ extern void progress_complete(RunState *run, Jsonb *output);
 extern void progress_fail(RunState *run, Jsonb *error);
 extern Jsonb *progress_error_jsonb(ErrorData *edata);
 extern TimestampTz progress_add_interval(TimestampTz t, Interval *interval);
+extern int	progress_wait_locks(RunState *run, EventLockRequest *out);
 
 #endif							/* INNGEST_PROGRESS_H */

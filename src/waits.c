@@ -88,9 +88,9 @@ static bool waited_valid = false;
 static bool waited_callback_registered = false;
 static Oid	wait_keys_relid = InvalidOid;
 
-/* Event-name locks this transaction holds (all, exclusive); reset at its end */
+/* Event-name locks this transaction holds; reset at its end */
 static int	event_locks_held = 0;
-static int	exclusive_locks_held = 0;
+
 static bool xact_callback_registered = false;
 
 typedef struct LockItem
@@ -221,7 +221,6 @@ waits_xact_callback(XactEvent event, void *arg)
 		event == XACT_EVENT_PREPARE)
 	{
 		event_locks_held = 0;
-		exclusive_locks_held = 0;
 	}
 }
 
@@ -237,15 +236,33 @@ waits_holding_locks(void)
 	return event_locks_held > 0;
 }
 
+
+static void
+set_event_locktag(LOCKTAG *tag, uint64 hash)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (hash >> 32), (uint32) hash,
+						 INNGEST_LOCKTAG_EVENT);
+}
+
 /*
- * Whether this transaction holds an event-name lock exclusively.  A worker
- * then commits before it drives another run: a transaction that holds an
- * exclusive lock and asks for no more can never be part of a deadlock.
+ * Whether this transaction already holds every requested name exclusively:
+ * then taking them again waits for nobody.
  */
 bool
-waits_holding_exclusive_locks(void)
+waits_hold_exclusively(EventLockRequest *requests, int n)
 {
-	return exclusive_locks_held > 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		LOCKTAG		tag;
+
+		set_event_locktag(&tag, hash_bytes_extended((const unsigned char *) requests[i].name,
+													strlen(requests[i].name), 0));
+		if (!LockHeldByMe(&tag, ExclusiveLock))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -278,10 +295,7 @@ waits_lock_events(EventLockRequest *requests, int n)
 
 		if (have_last && items[i].hash == last)
 			continue;			/* the stronger mode came first */
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId,
-							 (uint32) (items[i].hash >> 32),
-							 (uint32) items[i].hash,
-							 INNGEST_LOCKTAG_EVENT);
+		set_event_locktag(&tag, items[i].hash);
 		(void) LockAcquire(&tag, items[i].mode, false, false);
 		if (!xact_callback_registered)
 		{
@@ -289,8 +303,6 @@ waits_lock_events(EventLockRequest *requests, int n)
 			xact_callback_registered = true;
 		}
 		event_locks_held++;
-		if (items[i].mode == ExclusiveLock)
-			exclusive_locks_held++;
 		last = items[i].hash;
 		have_last = true;
 	}

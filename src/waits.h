@@ -29,7 +29,7 @@ typedef struct EventLockRequest
 
 extern void waits_lock_events(EventLockRequest *requests, int n);
 extern bool waits_holding_locks(void);
-extern bool waits_holding_exclusive_locks(void);
+extern bool waits_hold_exclusively(EventLockRequest *requests, int n);
 extern bool waits_name_is_waited(const char *name);
 
 extern bool waits_valid_match(const char *match);

@@ -423,9 +423,6 @@ executor_round(TimestampTz *next_wake)
 			{
 				n++;
 				CommandCounterIncrement();
-				/* it registered a wait (see waits_holding_exclusive_locks) */
-				if (waits_holding_exclusive_locks())
-					break;
 				if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
 											   INNGEST_BATCH_MAX_MS))
 					break;
@@ -451,6 +448,13 @@ executor_round(TimestampTz *next_wake)
 		MemoryContextSwitchTo(oldcxt);
 
 		run_id = executor_claimed_run();
+		if (edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+			edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE)
+		{
+			/* nothing was wrong with the run: it is simply due again */
+			executor_forget_claim();
+			run_id = 0;
+		}
 		if (run_id != 0)
 		{
 			begin_work();
