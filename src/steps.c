@@ -98,6 +98,28 @@ check_resume_time(RunState *run, const char *key, TimestampTz until)
 }
 
 /*
+ * now + d, for a sleep's duration or a wait's timeout ("what" names it in
+ * messages): negative or beyond a year fails the run.
+ */
+static TimestampTz
+resume_after(RunState *run, const char *key, Interval *d, const char *what)
+{
+	Interval	zero;
+	TimestampTz until;
+
+	memset(&zero, 0, sizeof(zero));
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(d),
+										  IntervalPGetDatum(&zero))) < 0)
+		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "%s of step \"%s\" must not be negative", what, key);
+	until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													TimestampTzGetDatum(inngest_clock()),
+													IntervalPGetDatum(d)));
+	check_resume_time(run, key, until);
+	return until;
+}
+
+/*
  * inngest.step_sleep(step_id text, duration interval) RETURNS void
  *
  * The run leaves the executor and holds nothing until the time comes.
@@ -108,7 +130,6 @@ inngest_step_sleep(PG_FUNCTION_ARGS)
 	RunState   *run = executor_current_run("inngest.step_sleep()");
 	char	   *key;
 	Interval   *duration;
-	Interval	zero;
 	TimestampTz until;
 	PendingStep *step;
 
@@ -119,16 +140,7 @@ inngest_step_sleep(PG_FUNCTION_ARGS)
 		executor_fatal(run, ERRCODE_NULL_VALUE_NOT_ALLOWED,
 					   "duration of step \"%s\" must not be null", key);
 	duration = PG_GETARG_INTERVAL_P(1);
-	memset(&zero, 0, sizeof(zero));
-	if (DatumGetInt32(DirectFunctionCall2(interval_cmp,
-										  IntervalPGetDatum(duration),
-										  IntervalPGetDatum(&zero))) < 0)
-		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
-					   "duration of step \"%s\" must not be negative", key);
-	until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-													TimestampTzGetDatum(inngest_clock()),
-													IntervalPGetDatum(duration)));
-	check_resume_time(run, key, until);
+	until = resume_after(run, key, duration, "duration");
 
 	step = pending_step(run, key, STEP_SLEEP);
 	step->until = until;
@@ -225,7 +237,6 @@ inngest_step_wait_for_event(PG_FUNCTION_ARGS)
 	MemoEntry  *memo;
 	PendingStep *step;
 	Interval   *timeout;
-	Interval	zero;
 	TimestampTz until;
 	MemoryContext oldcxt;
 	char	   *match = NULL;
@@ -245,16 +256,7 @@ inngest_step_wait_for_event(PG_FUNCTION_ARGS)
 		executor_fatal(run, ERRCODE_NULL_VALUE_NOT_ALLOWED,
 					   "step \"%s\" needs a timeout", key);
 	timeout = PG_GETARG_INTERVAL_P(2);
-	memset(&zero, 0, sizeof(zero));
-	if (DatumGetInt32(DirectFunctionCall2(interval_cmp,
-										  IntervalPGetDatum(timeout),
-										  IntervalPGetDatum(&zero))) < 0)
-		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
-					   "timeout of step \"%s\" must not be negative", key);
-	until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-													TimestampTzGetDatum(inngest_clock()),
-													IntervalPGetDatum(timeout)));
-	check_resume_time(run, key, until);
+	until = resume_after(run, key, timeout, "timeout");
 
 	if (!PG_ARGISNULL(3))
 	{
@@ -386,21 +388,7 @@ inngest_step_invoke(PG_FUNCTION_ARGS)
 		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
 					   "data of step \"%s\" must be a JSON object", key);
 	if (!PG_ARGISNULL(3))
-	{
-		Interval   *timeout = PG_GETARG_INTERVAL_P(3);
-		Interval	zero;
-
-		memset(&zero, 0, sizeof(zero));
-		if (DatumGetInt32(DirectFunctionCall2(interval_cmp,
-											  IntervalPGetDatum(timeout),
-											  IntervalPGetDatum(&zero))) < 0)
-			executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
-						   "timeout of step \"%s\" must not be negative", key);
-		until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-														TimestampTzGetDatum(inngest_clock()),
-														IntervalPGetDatum(timeout)));
-		check_resume_time(run, key, until);
-	}
+		until = resume_after(run, key, PG_GETARG_INTERVAL_P(3), "timeout");
 
 	oldcxt = MemoryContextSwitchTo(run->invoke_cxt);
 	step = pending_step(run, key, STEP_INVOKE);

@@ -650,31 +650,17 @@ apply_hit(int64 wait_id, int64 run_id, const char *kind, const char *step_id,
 }
 
 /*
- * Apply the matches recorded for runs that were being driven when their
- * event came (executors and tick() call this).  Returns how many.
+ * Apply the hits just taken from inngest.wait_hits (SPI_tuptable: wait_id,
+ * run_id, kind, step_id, event), waiting for each run's driver if need be.
+ * Returns how many.
  */
-int
-waits_apply_hits(void)
+static int
+apply_hit_rows(void)
 {
-	SPIPlanPtr	plan;
-	int			ret;
+	SPITupleTable *tuptable = SPI_tuptable;
+	uint64		nrows = SPI_processed;
 	uint64		i;
-	uint64		nrows;
-	SPITupleTable *tuptable;
 
-	plan = inngest_keep_plan(&plans.take_hits,
-							 "WITH h AS (DELETE FROM inngest.wait_hits WHERE id IN "
-							 "  (SELECT id FROM inngest.wait_hits ORDER BY id LIMIT 100 "
-							 "   FOR UPDATE SKIP LOCKED) "
-							 "  RETURNING id, wait_id, run_id, event) "
-							 "SELECT h.wait_id, h.run_id, w.kind, w.step_id, h.event "
-							 "FROM h JOIN inngest.waits w ON w.id = h.wait_id "
-							 "ORDER BY h.id", 0, NULL);
-	ret = exec_latest(plan, NULL, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read wait hits: %s", SPI_result_code_string(ret));
-	tuptable = SPI_tuptable;
-	nrows = SPI_processed;
 	for (i = 0; i < nrows; i++)
 	{
 		HeapTuple	tup = tuptable->vals[i];
@@ -695,6 +681,30 @@ waits_apply_hits(void)
 }
 
 /*
+ * Apply the matches recorded for runs that were being driven when their
+ * event came (executors and tick() call this).  Returns how many.
+ */
+int
+waits_apply_hits(void)
+{
+	SPIPlanPtr	plan;
+	int			ret;
+
+	plan = inngest_keep_plan(&plans.take_hits,
+							 "WITH h AS (DELETE FROM inngest.wait_hits WHERE id IN "
+							 "  (SELECT id FROM inngest.wait_hits ORDER BY id LIMIT 100 "
+							 "   FOR UPDATE SKIP LOCKED) "
+							 "  RETURNING id, wait_id, run_id, event) "
+							 "SELECT h.wait_id, h.run_id, w.kind, w.step_id, h.event "
+							 "FROM h JOIN inngest.waits w ON w.id = h.wait_id "
+							 "ORDER BY h.id", 0, NULL);
+	ret = exec_latest(plan, NULL, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read wait hits: %s", SPI_result_code_string(ret));
+	return apply_hit_rows();
+}
+
+/*
  * Apply the pending matches of one run, which the caller has just claimed
  * (its row is locked): a cancel recorded while another transaction held
  * the run must not be overtaken by driving it.  Returns false if the run
@@ -706,38 +716,19 @@ waits_apply_run_hits(int64 run_id)
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(run_id)};
 	int			ret;
-	uint64		i;
-	uint64		nrows;
-	SPITupleTable *tuptable;
 	bool		drive = true;
 
 	ret = exec_latest(inngest_keep_plan(&plans.take_run_hits,
 										"WITH h AS (DELETE FROM inngest.wait_hits "
-										"  WHERE run_id = $1 RETURNING id, wait_id, event) "
-										"SELECT h.wait_id, w.kind, w.step_id, h.event "
+										"  WHERE run_id = $1 RETURNING id, wait_id, run_id, event) "
+										"SELECT h.wait_id, h.run_id, w.kind, w.step_id, h.event "
 										"FROM h JOIN inngest.waits w ON w.id = h.wait_id "
 										"ORDER BY h.id", 1, types),
 					  values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the wait hits of run %lld", (long long) run_id);
-	tuptable = SPI_tuptable;
-	nrows = SPI_processed;
-	for (i = 0; i < nrows; i++)
-	{
-		HeapTuple	tup = tuptable->vals[i];
-		TupleDesc	desc = tuptable->tupdesc;
-		bool		isnull;
-		int64		wait_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		char	   *kind = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
-		Datum		step = SPI_getbinval(tup, desc, 3, &isnull);
-		char	   *step_id = isnull ? NULL : TextDatumGetCString(step);
-		Jsonb	   *event = DatumGetJsonbP(SPI_getbinval(tup, desc, 4, &isnull));
-
-		(void) apply_hit(wait_id, run_id, kind, step_id, event, false);
+	if (apply_hit_rows() > 0)
 		drive = false;
-	}
-	if (tuptable)
-		SPI_freetuptable(tuptable);
 	return drive;
 }
 
