@@ -477,7 +477,13 @@ executor_run_next(bool commit_steps)
 				run->deadline = progress_add_interval(run->started_at, fn->timeout_finish);
 
 			problem = handler_problem(run);
-			if (!waits_apply_run_hits(run->run_id))
+			/*
+			 * Only a run with waits can have pending matches: one that has
+			 * started before, or whose function has cancelOn rules.  The
+			 * look-up is skipped for the common fresh run.
+			 */
+			if ((!fresh || run->has_cancel_on) &&
+				!waits_apply_run_hits(run->run_id))
 			{
 				/*
 				 * An event matched one of its waits while another driver
