@@ -119,6 +119,17 @@ resume_after(RunState *run, const char *key, Interval *d, const char *what)
 	return until;
 }
 
+/* A new sleep step until the given time */
+static void
+pg_attribute_noreturn()
+discover_sleep(RunState *run, const char *key, TimestampTz until)
+{
+	PendingStep *step = pending_step(run, key, STEP_SLEEP);
+
+	step->until = until;
+	executor_discover(run);
+}
+
 /*
  * inngest.step_sleep(step_id text, duration interval) RETURNS void
  *
@@ -131,7 +142,6 @@ inngest_step_sleep(PG_FUNCTION_ARGS)
 	char	   *key;
 	Interval   *duration;
 	TimestampTz until;
-	PendingStep *step;
 
 	if (step_lookup(fcinfo, run, &key) != NULL)
 		PG_RETURN_VOID();
@@ -142,9 +152,7 @@ inngest_step_sleep(PG_FUNCTION_ARGS)
 	duration = PG_GETARG_INTERVAL_P(1);
 	until = resume_after(run, key, duration, "duration");
 
-	step = pending_step(run, key, STEP_SLEEP);
-	step->until = until;
-	executor_discover(run);
+	discover_sleep(run, key, until);
 }
 
 /*
@@ -158,7 +166,6 @@ inngest_step_sleep_until(PG_FUNCTION_ARGS)
 	RunState   *run = executor_current_run("inngest.step_sleep_until()");
 	char	   *key;
 	TimestampTz until;
-	PendingStep *step;
 
 	if (step_lookup(fcinfo, run, &key) != NULL)
 		PG_RETURN_VOID();
@@ -172,9 +179,7 @@ inngest_step_sleep_until(PG_FUNCTION_ARGS)
 					   "time of step \"%s\" must be finite", key);
 	check_resume_time(run, key, until);
 
-	step = pending_step(run, key, STEP_SLEEP);
-	step->until = until;
-	executor_discover(run);
+	discover_sleep(run, key, until);
 }
 
 /*

@@ -102,6 +102,33 @@ typedef struct LockItem
 static bool apply_hit(int64 wait_id, int64 run_id, const char *kind,
 					  const char *step_id, Jsonb *event, bool nowait);
 
+/* A match of a wait by an event, as the look-ups return it */
+typedef struct WaitHit
+{
+	int64		wait_id;
+	int64		run_id;
+	char	   *kind;
+	char	   *step_id;		/* NULL for cancel waits */
+	Jsonb	   *event;
+} WaitHit;
+
+/* Row i of a result (wait_id, run_id, kind, step_id, event) */
+static void
+read_hit(SPITupleTable *tuptable, uint64 i, WaitHit *hit)
+{
+	HeapTuple	tup = tuptable->vals[i];
+	TupleDesc	desc = tuptable->tupdesc;
+	bool		isnull;
+	Datum		step;
+
+	hit->wait_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	hit->run_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	hit->kind = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
+	step = SPI_getbinval(tup, desc, 4, &isnull);
+	hit->step_id = isnull ? NULL : TextDatumGetCString(step);
+	hit->event = DatumGetJsonbP(SPI_getbinval(tup, desc, 5, &isnull));
+}
+
 /*
  * Execute a plan with the latest snapshot, whatever the transaction's
  * isolation level: an event inserted in a REPEATABLE READ transaction must
@@ -498,25 +525,19 @@ waits_resolve_events(Datum *names, Datum *events, int n)
 	nrows = SPI_processed;
 	for (i = 0; i < nrows; i++)
 	{
-		HeapTuple	tup = tuptable->vals[i];
-		TupleDesc	desc = tuptable->tupdesc;
-		bool		isnull;
-		int64		wait_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		int64		run_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		char	   *kind = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
-		Datum		step = SPI_getbinval(tup, desc, 4, &isnull);
-		char	   *step_id = isnull ? NULL : TextDatumGetCString(step);
-		Jsonb	   *event = DatumGetJsonbP(SPI_getbinval(tup, desc, 5, &isnull));
+		WaitHit		hit;
 
-		if (!apply_hit(wait_id, run_id, kind, step_id, event, true))
+		read_hit(tuptable, i, &hit);
+
+		if (!apply_hit(hit.wait_id, hit.run_id, hit.kind, hit.step_id, hit.event, true))
 		{
 			/* the run is being driven: leave the match to the executors */
 			Oid			htypes[3] = {INT8OID, INT8OID, JSONBOID};
 			Datum		hvalues[3];
 
-			hvalues[0] = Int64GetDatum(wait_id);
-			hvalues[1] = Int64GetDatum(run_id);
-			hvalues[2] = JsonbPGetDatum(event);
+			hvalues[0] = Int64GetDatum(hit.wait_id);
+			hvalues[1] = Int64GetDatum(hit.run_id);
+			hvalues[2] = JsonbPGetDatum(hit.event);
 			plan = inngest_keep_plan(&plans.insert_hit,
 									 "INSERT INTO inngest.wait_hits (wait_id, run_id, event) "
 									 "VALUES ($1, $2, $3)", 3, htypes);
@@ -663,17 +684,11 @@ apply_hit_rows(void)
 
 	for (i = 0; i < nrows; i++)
 	{
-		HeapTuple	tup = tuptable->vals[i];
-		TupleDesc	desc = tuptable->tupdesc;
-		bool		isnull;
-		int64		wait_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		int64		run_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		char	   *kind = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
-		Datum		step = SPI_getbinval(tup, desc, 4, &isnull);
-		char	   *step_id = isnull ? NULL : TextDatumGetCString(step);
-		Jsonb	   *event = DatumGetJsonbP(SPI_getbinval(tup, desc, 5, &isnull));
+		WaitHit		hit;
 
-		(void) apply_hit(wait_id, run_id, kind, step_id, event, false);
+		read_hit(tuptable, i, &hit);
+
+		(void) apply_hit(hit.wait_id, hit.run_id, hit.kind, hit.step_id, hit.event, false);
 	}
 	if (tuptable)
 		SPI_freetuptable(tuptable);
