@@ -97,3 +97,22 @@ inngest_keep_plan(SPIPlanPtr *slot, const char *sql, int nargs,
 	}
 	return *slot;
 }
+
+/*
+ * Execute the kept plan in *slot (prepared from sql on first use) with a
+ * fresh snapshot; an outcome other than expected is an internal error.
+ * Returns SPI_processed.
+ */
+uint64
+inngest_run_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *types,
+				 Datum *values, const char *nulls, int expected)
+{
+	int			ret;
+
+	ret = SPI_execute_plan(inngest_keep_plan(slot, sql, nargs, types),
+						   values, nulls, false, 0);
+	if (ret != expected)
+		elog(ERROR, "inngest_pg internal statement failed (%s): %s",
+			 SPI_result_code_string(ret), sql);
+	return SPI_processed;
+}

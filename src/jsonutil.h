@@ -21,4 +21,8 @@ extern void jsonb_push_jsonb(JsonbParseState **state, const char *key,
 extern SPIPlanPtr inngest_keep_plan(SPIPlanPtr *slot, const char *sql,
 									int nargs, const Oid *types);
 
+extern uint64 inngest_run_plan(SPIPlanPtr *slot, const char *sql, int nargs,
+							   const Oid *types, Datum *values,
+							   const char *nulls, int expected);
+
 #endif							/* INNGEST_JSONUTIL_H */

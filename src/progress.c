@@ -97,8 +97,6 @@ progress_wait(RunState *run)
 	EventLockRequest lock = {step->event_name, EVENT_LOCK_WAIT};
 	static const Oid stypes[4] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID};
 	Datum		values[4];
-	SPIPlanPtr	plan;
-	int			ret;
 
 	lock_own_run(run);
 	waits_lock_events(&lock, 1);
@@ -111,14 +109,11 @@ progress_wait(RunState *run)
 	values[1] = CStringGetTextDatum(step->key);
 	values[2] = Int32GetDatum(run->nsteps);
 	values[3] = TimestampTzGetDatum(inngest_clock());
-	plan = inngest_keep_plan(&plans.wait_step,
-							 "INSERT INTO inngest.steps (run_id, step_id, position, kind, "
-							 "status, attempts, started_at) "
-							 "VALUES ($1, $2, $3, 'wait', 'waiting', 1, $4)",
-							 4, stypes);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not record step \"%s\"", step->key);
+	(void) inngest_run_plan(&plans.wait_step,
+							"INSERT INTO inngest.steps (run_id, step_id, position, kind, "
+							"status, attempts, started_at) "
+							"VALUES ($1, $2, $3, 'wait', 'waiting', 1, $4)",
+							4, stypes, values, NULL, SPI_OK_INSERT);
 }
 
 /* The three events that end an invoked run */
@@ -267,17 +262,12 @@ progress_wake_sleeper(RunState *run)
 {
 	static const Oid types[1] = {INT8OID};
 	Datum		values[1];
-	SPIPlanPtr	plan;
-	int			ret;
 
 	values[0] = Int64GetDatum(run->run_id);
-	plan = inngest_keep_plan(&plans.wake_sleeper,
-							 "UPDATE inngest.steps SET status = 'completed' "
-							 "WHERE run_id = $1 AND status = 'sleeping'",
-							 1, types);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "could not wake run %lld", (long long) run->run_id);
+	(void) inngest_run_plan(&plans.wake_sleeper,
+							"UPDATE inngest.steps SET status = 'completed' "
+							"WHERE run_id = $1 AND status = 'sleeping'",
+							1, types, values, NULL, SPI_OK_UPDATE);
 }
 
 /* Load the outputs of the run's completed steps */
@@ -355,8 +345,6 @@ progress_record_step(RunState *run, Jsonb *output, TimestampTz started)
 	INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	SPIPlanPtr	plan;
-	int			ret;
 
 	values[0] = Int64GetDatum(run->run_id);
 	values[1] = CStringGetTextDatum(step->key);
@@ -368,35 +356,31 @@ progress_record_step(RunState *run, Jsonb *output, TimestampTz started)
 	values[6] = TimestampTzGetDatum(inngest_clock());
 	values[7] = CStringGetTextDatum(step_kind_name(step->kind));
 
+	/* after failed attempts the row exists: only then pay for ON CONFLICT */
 	if (run->attempt == 0)
-		plan = inngest_keep_plan(&plans.insert_step,
-								 "INSERT INTO inngest.steps (run_id, step_id, position, kind, "
-								 "status, output, attempts, started_at, ended_at) "
-								 "VALUES ($1, $2, $3, $8, 'completed', $4, $5, $6, $7)",
-								 8, types);
+		(void) inngest_run_plan(&plans.insert_step,
+								"INSERT INTO inngest.steps (run_id, step_id, position, kind, "
+								"status, output, attempts, started_at, ended_at) "
+								"VALUES ($1, $2, $3, $8, 'completed', $4, $5, $6, $7)",
+								8, types, values, nulls, SPI_OK_INSERT);
 	else
-		plan = inngest_keep_plan(&plans.upsert_step,
-								 "INSERT INTO inngest.steps AS s (run_id, step_id, position, kind, "
-								 "status, output, attempts, started_at, ended_at) "
-								 "VALUES ($1, $2, $3, $8, 'completed', $4, $5, $6, $7) "
-								 "ON CONFLICT (run_id, step_id) DO UPDATE SET "
-								 "status = 'completed', output = excluded.output, "
-								 "attempts = excluded.attempts, ended_at = excluded.ended_at",
-								 8, types);
-	ret = SPI_execute_plan(plan, values, nulls, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not record step \"%s\"", step->key);
+		(void) inngest_run_plan(&plans.upsert_step,
+							"INSERT INTO inngest.steps AS s (run_id, step_id, position, kind, "
+							"status, output, attempts, started_at, ended_at) "
+							"VALUES ($1, $2, $3, $8, 'completed', $4, $5, $6, $7) "
+							"ON CONFLICT (run_id, step_id) DO UPDATE SET "
+							"status = 'completed', output = excluded.output, "
+							"attempts = excluded.attempts, ended_at = excluded.ended_at",
+							8, types, values, nulls, SPI_OK_INSERT);
 
 	if (run->attempt > 0)
 	{
 		static const Oid rtypes[1] = {INT8OID};
 
-		plan = inngest_keep_plan(&plans.reset_attempt,
-								 "UPDATE inngest.runs SET attempt = 0, error = NULL "
-								 "WHERE id = $1", 1, rtypes);
-		ret = SPI_execute_plan(plan, values, NULL, false, 0);
-		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "could not update run %lld", (long long) run->run_id);
+		(void) inngest_run_plan(&plans.reset_attempt,
+								"UPDATE inngest.runs SET attempt = 0, error = NULL "
+								"WHERE id = $1",
+								1, rtypes, values, NULL, SPI_OK_UPDATE);
 		run->attempt = 0;
 	}
 
@@ -422,8 +406,6 @@ progress_sleep(RunState *run)
 	static const Oid stypes[5] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID};
 	Datum		values[5];
-	SPIPlanPtr	plan;
-	int			ret;
 
 	if (!leave_run(run, "sleeping", wake_time(run, step->until)))
 		return;
@@ -433,14 +415,11 @@ progress_sleep(RunState *run)
 	values[2] = Int32GetDatum(run->nsteps);
 	values[3] = TimestampTzGetDatum(inngest_clock());
 	values[4] = TimestampTzGetDatum(step->until);
-	plan = inngest_keep_plan(&plans.sleep_step,
-							 "INSERT INTO inngest.steps (run_id, step_id, position, kind, "
-							 "status, attempts, started_at, ended_at) "
-							 "VALUES ($1, $2, $3, 'sleep', 'sleeping', 1, $4, $5)",
-							 5, stypes);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not record step \"%s\"", step->key);
+	(void) inngest_run_plan(&plans.sleep_step,
+							"INSERT INTO inngest.steps (run_id, step_id, position, kind, "
+							"status, attempts, started_at, ended_at) "
+							"VALUES ($1, $2, $3, 'sleep', 'sleeping', 1, $4, $5)",
+							5, stypes, values, NULL, SPI_OK_INSERT);
 }
 
 /*
@@ -454,22 +433,17 @@ leave_run(RunState *run, const char *status, TimestampTz wake)
 	static const Oid types[4] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
-	SPIPlanPtr	plan;
-	int			ret;
 
 	values[0] = Int64GetDatum(run->run_id);
 	values[1] = TimestampTzGetDatum(wake);
 	nulls[1] = wake != 0 ? ' ' : 'n';
 	values[2] = TimestampTzGetDatum(run->started_at);
 	values[3] = CStringGetTextDatum(status);
-	plan = inngest_keep_plan(&plans.leave_run,
-							 "UPDATE inngest.runs SET status = $4, attempt = 0, "
-							 "error = NULL, wake_at = $2, started_at = $3 WHERE id = $1 "
-							 "AND status IN ('queued', 'running', 'sleeping', 'waiting')",
-							 4, types);
-	ret = SPI_execute_plan(plan, values, nulls, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "could not update run %lld", (long long) run->run_id);
+	(void) inngest_run_plan(&plans.leave_run,
+							"UPDATE inngest.runs SET status = $4, attempt = 0, "
+							"error = NULL, wake_at = $2, started_at = $3 WHERE id = $1 "
+							"AND status IN ('queued', 'running', 'sleeping', 'waiting')",
+							4, types, values, nulls, SPI_OK_UPDATE);
 	/* idle executors recompute their next wake-up */
 	worker_request_wake();
 	return SPI_processed == 1;
@@ -549,21 +523,17 @@ progress_failure(RunState *run, bool in_step, ErrorData *edata)
 		static const Oid types[5] = {INT8OID, INT4OID, JSONBOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID};
 		Datum		values[5];
-		SPIPlanPtr	plan;
 
 		values[0] = Int64GetDatum(run->run_id);
 		values[1] = Int32GetDatum(failures);
 		values[2] = JsonbPGetDatum(error);
 		values[3] = TimestampTzGetDatum(wake_time(run, backoff_until(failures)));
 		values[4] = TimestampTzGetDatum(run->started_at);
-		plan = inngest_keep_plan(&plans.retry,
-					   "UPDATE inngest.runs SET status = 'queued', attempt = $2, "
-					   "error = $3, wake_at = $4, started_at = $5 WHERE id = $1 "
-					   "AND status IN ('queued', 'running', 'sleeping', 'waiting')",
-					   5, types);
-		ret = SPI_execute_plan(plan, values, NULL, false, 0);
-		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "could not requeue run %lld", (long long) run->run_id);
+		(void) inngest_run_plan(&plans.retry,
+								"UPDATE inngest.runs SET status = 'queued', attempt = $2, "
+								"error = $3, wake_at = $4, started_at = $5 WHERE id = $1 "
+								"AND status IN ('queued', 'running', 'sleeping', 'waiting')",
+								5, types, values, NULL, SPI_OK_UPDATE);
 		worker_request_wake();
 	}
 }
@@ -590,8 +560,6 @@ progress_complete(RunState *run, Jsonb *output)
 	TIMESTAMPTZOID};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
-	SPIPlanPtr	plan;
-	int			ret;
 
 	if (output != NULL && VARSIZE(output) > (Size) inngest_max_step_output_size * 1024)
 	{
@@ -610,14 +578,11 @@ progress_complete(RunState *run, Jsonb *output)
 	nulls[1] = output ? ' ' : 'n';
 	values[2] = TimestampTzGetDatum(inngest_clock());
 	values[3] = TimestampTzGetDatum(run->started_at);
-	plan = inngest_keep_plan(&plans.complete,
-				   "UPDATE inngest.runs SET status = 'completed', output = $2, "
-				   "error = NULL, attempt = 0, started_at = $4, ended_at = $3, "
-				   "wake_at = NULL WHERE id = $1 AND status IN ('queued', 'running', 'sleeping', 'waiting')",
-				   4, types);
-	ret = SPI_execute_plan(plan, values, nulls, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "could not complete run %lld", (long long) run->run_id);
+	(void) inngest_run_plan(&plans.complete,
+							"UPDATE inngest.runs SET status = 'completed', output = $2, "
+							"error = NULL, attempt = 0, started_at = $4, ended_at = $3, "
+							"wake_at = NULL WHERE id = $1 AND status IN ('queued', 'running', 'sleeping', 'waiting')",
+							4, types, values, nulls, SPI_OK_UPDATE);
 	if (SPI_processed == 0)
 		return;					/* cancelled while its last step ran */
 	if (run->has_cancel_on)
@@ -633,21 +598,17 @@ progress_fail(RunState *run, Jsonb *error)
 	static const Oid types[5] = {INT8OID, JSONBOID, TIMESTAMPTZOID, INT4OID,
 	TIMESTAMPTZOID};
 	Datum		values[5];
-	SPIPlanPtr	plan;
-	int			ret;
 
 	values[0] = Int64GetDatum(run->run_id);
 	values[1] = JsonbPGetDatum(error);
 	values[2] = TimestampTzGetDatum(inngest_clock());
 	values[3] = Int32GetDatum(run->attempt);
 	values[4] = TimestampTzGetDatum(run->started_at);
-	plan = inngest_keep_plan(&plans.fail,
-				   "UPDATE inngest.runs SET status = 'failed', error = $2, "
-				   "attempt = $4, started_at = $5, ended_at = $3, wake_at = NULL "
-				   "WHERE id = $1 AND status IN ('queued', 'running', 'sleeping', 'waiting')", 5, types);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "could not fail run %lld", (long long) run->run_id);
+	(void) inngest_run_plan(&plans.fail,
+							"UPDATE inngest.runs SET status = 'failed', error = $2, "
+							"attempt = $4, started_at = $5, ended_at = $3, wake_at = NULL "
+							"WHERE id = $1 AND status IN ('queued', 'running', 'sleeping', 'waiting')",
+							5, types, values, NULL, SPI_OK_UPDATE);
 	if (SPI_processed == 0)
 		return;					/* cancelled while its last step ran */
 	if (run->has_cancel_on)
