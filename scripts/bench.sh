@@ -1,100 +1,11 @@
 #!/usr/bin/env bash
-# scripts/bench.sh: build inngest_pg, start a throwaway PostgreSQL cluster
-# with the background workers, and run the libpq benchmark bench/bench_runs
-# against it.  Prints numbers; asserts no timing.
+# scripts/bench.sh: the throughput benchmark (bench/bench_runs.c): the
+# machine's plain INSERT commit rate as the baseline, then one-step runs per
+# second to completion and WAL bytes per run, in a throwaway cluster with the
+# background workers (scripts/bench_cluster.sh).  Prints numbers; asserts
+# no timing.
 #
 #   bash scripts/bench.sh [bench_runs options...]    e.g.  -n 50000 -r 3 -m 4
 #
-# Environment: INNGEST_WORKERS (default 2), INNGEST_RUNS_PER_TRANSACTION
-# (default: the GUC's, 16; 1 commits every run alone), PG_CONFIG (default
-# pg_config).
-# Run as root (the cluster is then owned by "postgres", via runuser) or as
-# an ordinary user who can "make install".  The cluster uses the default
-# durability settings (fsync on, synchronous_commit on).
-set -euo pipefail
-
-cd "$(dirname "$0")/.."
-
-PG_CONFIG=${PG_CONFIG:-pg_config}
-WORKERS=${INNGEST_WORKERS:-2}
-RUNS_PER_TXN=${INNGEST_RUNS_PER_TRANSACTION:-16}
-BINDIR=$("$PG_CONFIG" --bindir)
-
-echo "== build =="
-make
-make install
-make bench
-
-if [ "$(id -u)" -eq 0 ]; then
-	PGUSER_NAME=postgres
-	as_pg() { runuser -u postgres -- "$@"; }
-else
-	PGUSER_NAME=$(id -un)
-	as_pg() { "$@"; }
-fi
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/inngest_bench.XXXXXX")
-DATA=$TMP/data
-LOG=$TMP/postgres.log
-STARTED=0
-
-cleanup() {
-	rc=$?
-	set +e
-	if [ "$rc" -ne 0 ] && [ -f "$LOG" ]; then
-		echo
-		echo "== benchmark failed (exit $rc): last 60 lines of the PostgreSQL log =="
-		tail -n 60 "$LOG"
-	fi
-	if [ "$STARTED" -eq 1 ]; then
-		as_pg "$BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null 2>&1 ||
-			as_pg "$BINDIR/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1
-	fi
-	rm -rf "$TMP"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-[ "$(id -u)" -eq 0 ] && chown postgres: "$TMP"
-
-# A free TCP port number (the cluster listens only on its own Unix socket in
-# $TMP, but the port also names the socket and the shared memory key).
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-	echo $((20000 + RANDOM % 30000)))
-
-echo
-echo "== cluster: $DATA, port $PORT, inngest.workers=$WORKERS, inngest.runs_per_transaction=$RUNS_PER_TXN =="
-as_pg "$BINDIR/initdb" -D "$DATA" -U "$PGUSER_NAME" -A trust -E UTF8 \
-	--no-instructions >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log"; exit 1; }
-
-cat >>"$DATA/postgresql.conf" <<EOF
-
-# scripts/bench.sh
-listen_addresses = ''
-unix_socket_directories = '$TMP'
-port = $PORT
-shared_preload_libraries = 'inngest_pg'
-inngest.database = 'postgres'
-inngest.workers = $WORKERS
-inngest.runs_per_transaction = $RUNS_PER_TXN
-fsync = on
-synchronous_commit = on
-EOF
-
-as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null
-STARTED=1
-
-"$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$TMP" -p "$PORT" -U "$PGUSER_NAME" \
-	-d postgres -c 'CREATE EXTENSION inngest_pg'
-
-echo
-echo "== bench/bench_runs $* =="
-bench/bench_runs -d "host=$TMP port=$PORT user=$PGUSER_NAME dbname=postgres" "$@"
-
-# Errors the engine logged while the benchmark passed are worth seeing too.
-if grep -qE '(ERROR|FATAL|PANIC|WARNING):' "$LOG"; then
-	echo
-	echo "== the PostgreSQL log has errors or warnings (first 20) =="
-	grep -E '(ERROR|FATAL|PANIC|WARNING):' "$LOG" | head -n 20
-fi
+# Environment: see scripts/bench_cluster.sh.
+exec bash "$(dirname "$0")/bench_cluster.sh" bench_runs "$@"

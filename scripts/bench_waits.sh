@@ -1,108 +1,11 @@
 #!/usr/bin/env bash
-# scripts/bench_waits.sh: build inngest_pg, start a throwaway PostgreSQL
-# cluster with the background workers, and run the libpq benchmark
-# bench/bench_waits against it: the cost of one event insert at 1,000 and at
-# 1,000,000 waiting runs, and 10,000 sleeps due at the same second.  Prints
-# numbers; asserts no timing.
+# scripts/bench_waits.sh: the benchmark of waits and sleeps
+# (bench/bench_waits.c): the cost of one event insert at 1,000 and at
+# 1,000,000 waiting runs, and 10,000 sleeps due at the same second, in a
+# throwaway cluster with the background workers (scripts/bench_cluster.sh).
+# Prints numbers; asserts no timing.
 #
 #   bash scripts/bench_waits.sh [bench_waits options...]   e.g.  -W 100000 -k 500
 #
-# Environment: INNGEST_WORKERS (default 2), INNGEST_RUNS_PER_TRANSACTION
-# (default: the GUC's, 16), PG_CONFIG (default pg_config),
-# INNGEST_BENCH_KEEP=1 keeps the cluster's directory and log afterwards.
-# Run as root (the cluster is then owned by "postgres", via runuser) or as
-# an ordinary user who can "make install".  The cluster uses the default
-# durability settings (fsync on, synchronous_commit on).
-set -euo pipefail
-
-cd "$(dirname "$0")/.."
-
-PG_CONFIG=${PG_CONFIG:-pg_config}
-WORKERS=${INNGEST_WORKERS:-2}
-RUNS_PER_TXN=${INNGEST_RUNS_PER_TRANSACTION:-16}
-BINDIR=$("$PG_CONFIG" --bindir)
-
-echo "== build =="
-make
-make install
-make bench/bench_waits
-
-if [ "$(id -u)" -eq 0 ]; then
-	PGUSER_NAME=postgres
-	as_pg() { runuser -u postgres -- "$@"; }
-else
-	PGUSER_NAME=$(id -un)
-	as_pg() { "$@"; }
-fi
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/inngest_bench_waits.XXXXXX")
-DATA=$TMP/data
-LOG=$TMP/postgres.log
-STARTED=0
-
-cleanup() {
-	rc=$?
-	set +e
-	if [ "$rc" -ne 0 ] && [ -f "$LOG" ]; then
-		echo
-		echo "== benchmark failed (exit $rc): last 60 lines of the PostgreSQL log =="
-		tail -n 60 "$LOG"
-	fi
-	if [ "$STARTED" -eq 1 ]; then
-		as_pg "$BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null 2>&1 ||
-			as_pg "$BINDIR/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1
-	fi
-	if [ -n "${INNGEST_BENCH_KEEP:-}" ]; then
-		echo "(kept $TMP: PostgreSQL log $LOG)"
-	else
-		rm -rf "$TMP"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-[ "$(id -u)" -eq 0 ] && chown postgres: "$TMP"
-
-# A free TCP port number (the cluster listens only on its own Unix socket in
-# $TMP, but the port also names the socket and the shared memory key).
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-	echo $((20000 + RANDOM % 30000)))
-
-echo
-echo "== cluster: $DATA, port $PORT, inngest.workers=$WORKERS, inngest.runs_per_transaction=$RUNS_PER_TXN =="
-as_pg "$BINDIR/initdb" -D "$DATA" -U "$PGUSER_NAME" -A trust -E UTF8 \
-	--no-instructions >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log"; exit 1; }
-
-cat >>"$DATA/postgresql.conf" <<CONF
-
-# scripts/bench_waits.sh
-listen_addresses = ''
-unix_socket_directories = '$TMP'
-port = $PORT
-shared_preload_libraries = 'inngest_pg'
-inngest.database = 'postgres'
-inngest.workers = $WORKERS
-inngest.runs_per_transaction = $RUNS_PER_TXN
-fsync = on
-synchronous_commit = on
-CONF
-
-as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null
-STARTED=1
-
-"$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$TMP" -p "$PORT" -U "$PGUSER_NAME" \
-	-d postgres -c 'CREATE EXTENSION inngest_pg'
-
-echo
-echo "== bench/bench_waits $* =="
-bench/bench_waits -d "host=$TMP port=$PORT user=$PGUSER_NAME dbname=postgres" "$@"
-
-# Errors the engine logged while the benchmark passed are worth seeing too.
-if grep -qE '(ERROR|FATAL|PANIC|WARNING):' "$LOG"; then
-	echo
-	echo "== the PostgreSQL log has errors or warnings: $(grep -cE '(ERROR|FATAL|PANIC|WARNING):' "$LOG") (first 20, with their details) =="
-	grep -E '(ERROR|FATAL|PANIC|WARNING):' -A 12 "$LOG" |
-		grep -E '(ERROR|FATAL|PANIC|WARNING|DETAIL|HINT|CONTEXT|STATEMENT):|^\s|^--' |
-		awk '/(ERROR|FATAL|PANIC|WARNING):/ { n++ } n <= 20' | head -n 200
-fi
+# Environment: see scripts/bench_cluster.sh.
+exec bash "$(dirname "$0")/bench_cluster.sh" bench_waits "$@"
