@@ -46,7 +46,7 @@ include $(PGXS)
 $(OBJS): $(wildcard src/*.h)
 
 # The libpq benchmark driver (see bench/README section of README.md)
-bench/bench_runs: bench/bench_runs.c
+bench/bench_runs: bench/bench_runs.c bench/bench_util.h
 	$(CC) -O2 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) \
 		-o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq
 
@@ -54,6 +54,6 @@ bench: bench/bench_runs
 .PHONY: bench
 
 # The libpq benchmark of waits and sleeps (scripts/bench_waits.sh)
-bench/bench_waits: bench/bench_waits.c
+bench/bench_waits: bench/bench_waits.c bench/bench_util.h
 	$(CC) -O2 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) \
 		-o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq

@@ -47,12 +47,14 @@
 
 #include <libpq-fe.h>
 
+#define BENCH_LABEL_WIDTH 34
+#include "bench_util.h"
+
 #define POLL_INTERVAL_NS	(10 * 1000 * 1000L)		/* 10 ms */
 #define DRAIN_TIMEOUT_S		600.0					/* 10 minutes */
 #define FUNCTION_ID			"bench-one-step"
 #define EVENT_NAME			"bench.one"
 
-static const char *conninfo = "dbname=postgres";
 static long		n_events = 20000;
 static int		n_rounds = 1;
 static int		n_clients = 1;
@@ -71,14 +73,6 @@ static double	one_step_wal_sum = 0.0; /* WAL bytes per run, summed over rounds *
 /* helpers                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 static void
 sleep_ns(long ns)
@@ -91,99 +85,12 @@ sleep_ns(long ns)
 		;
 }
 
-/* One aligned result line: "name:   value unit". */
-static void
-out(const char *name, const char *unit, const char *fmt, ...)
-{
-	char		label[64];
-	char		value[64];
-	va_list		ap;
 
-	snprintf(label, sizeof(label), "%s:", name);
-	va_start(ap, fmt);
-	vsnprintf(value, sizeof(value), fmt, ap);
-	va_end(ap);
-	if (unit[0])
-		printf("%-34s %14s %s\n", label, value, unit);
-	else
-		printf("%-34s %14s\n", label, value);
-	fflush(stdout);
-}
 
-static void
-section(const char *title)
-{
-	printf("\n== %s ==\n", title);
-	fflush(stdout);
-}
 
-static void
-fail(const char *fmt, ...)
-{
-	va_list		ap;
 
-	fflush(stdout);
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	exit(1);
-}
 
-static PGconn *
-connect_db(void)
-{
-	PGconn	   *conn = PQconnectdb(conninfo);
 
-	if (PQstatus(conn) != CONNECTION_OK)
-		fail("connection to \"%s\" failed: %s", conninfo,
-			 PQerrorMessage(conn));
-	return conn;
-}
-
-/* Run a command that returns no rows (or ignore them); fail on error. */
-static void
-exec_ok(PGconn *conn, const char *sql)
-{
-	PGresult   *res = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(res);
-
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		fail("%s\n  in: %s", PQerrorMessage(conn), sql);
-	PQclear(res);
-}
-
-/* Run a query returning one value; returns a malloc'd string (NULL if null). */
-static char *
-query_value(PGconn *conn, const char *sql)
-{
-	PGresult   *res = PQexec(conn, sql);
-	char	   *v = NULL;
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail("%s\n  in: %s", PQerrorMessage(conn), sql);
-	if (PQntuples(res) != 1 || PQnfields(res) < 1)
-		fail("expected one row from: %s", sql);
-	if (!PQgetisnull(res, 0, 0))
-		v = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
-}
-
-static long long
-query_ll(PGconn *conn, const char *sql)
-{
-	char	   *v = query_value(conn, sql);
-	long long	r;
-
-	if (v == NULL)
-		fail("unexpected NULL from: %s", sql);
-	r = strtoll(v, NULL, 10);
-	free(v);
-	return r;
-}
 
 /* The current WAL insert position, as text ("0/1A2B3C"). */
 static char *

@@ -56,6 +56,9 @@
 
 #include <libpq-fe.h>
 
+#define BENCH_LABEL_WIDTH 40
+#include "bench_util.h"
+
 #define WAIT_FUNCTION_ID	"bench-wait-delete"
 #define SLEEP_FUNCTION_ID	"bench-sleep-until"
 #define WARMUP				5		/* uncounted events of each kind */
@@ -67,7 +70,6 @@
 	"INSERT INTO bench.plain(v) VALUES ($1)"
 #define INT8OID				20
 
-static const char *conninfo = "dbname=postgres";
 static long		small_w = 1000;
 static long		large_w = 1000000;
 static int		n_samples = 200;
@@ -81,14 +83,6 @@ static int		due_secs = 10;
 /* helpers (as in bench_runs.c)                                              */
 /* ------------------------------------------------------------------------ */
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 static void
 sleep_s(double s)
@@ -103,31 +97,7 @@ sleep_s(double s)
 		;
 }
 
-/* One aligned result line: "name:   value unit". */
-static void
-out(const char *name, const char *unit, const char *fmt, ...)
-{
-	char		label[64];
-	char		value[64];
-	va_list		ap;
 
-	snprintf(label, sizeof(label), "%s:", name);
-	va_start(ap, fmt);
-	vsnprintf(value, sizeof(value), fmt, ap);
-	va_end(ap);
-	if (unit[0])
-		printf("%-40s %14s %s\n", label, value, unit);
-	else
-		printf("%-40s %14s\n", label, value);
-	fflush(stdout);
-}
-
-static void
-section(const char *title)
-{
-	printf("\n== %s ==\n", title);
-	fflush(stdout);
-}
 
 static void
 progress(const char *fmt, ...)
@@ -142,71 +112,10 @@ progress(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static void
-fail(const char *fmt, ...)
-{
-	va_list		ap;
 
-	fflush(stdout);
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	exit(1);
-}
 
-static PGconn *
-connect_db(void)
-{
-	PGconn	   *conn = PQconnectdb(conninfo);
 
-	if (PQstatus(conn) != CONNECTION_OK)
-		fail("connection to \"%s\" failed: %s", conninfo,
-			 PQerrorMessage(conn));
-	return conn;
-}
 
-static void
-exec_ok(PGconn *conn, const char *sql)
-{
-	PGresult   *res = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(res);
-
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		fail("%s\n  in: %s", PQerrorMessage(conn), sql);
-	PQclear(res);
-}
-
-static char *
-query_value(PGconn *conn, const char *sql)
-{
-	PGresult   *res = PQexec(conn, sql);
-	char	   *v = NULL;
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail("%s\n  in: %s", PQerrorMessage(conn), sql);
-	if (PQntuples(res) != 1 || PQnfields(res) < 1)
-		fail("expected one row from: %s", sql);
-	if (!PQgetisnull(res, 0, 0))
-		v = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
-}
-
-static long long
-query_ll(PGconn *conn, const char *sql)
-{
-	char	   *v = query_value(conn, sql);
-	long long	r;
-
-	if (v == NULL)
-		fail("unexpected NULL from: %s", sql);
-	r = strtoll(v, NULL, 10);
-	free(v);
-	return r;
-}
 
 static double
 query_double(PGconn *conn, const char *sql)
