@@ -50,7 +50,11 @@ typedef struct ProgressPlans
 
 static ProgressPlans plans;
 
+/* The statuses of a run that has not ended, for SQL */
+#define UNFINISHED_STATUSES "('queued', 'running', 'sleeping', 'waiting')"
+
 static bool leave_run(RunState *run, const char *status, TimestampTz wake);
+static Jsonb *system_event_data(RunState *run, const char *key, Jsonb *value);
 static TimestampTz wake_time(RunState *run, TimestampTz wake);
 
 /*
@@ -442,7 +446,7 @@ leave_run(RunState *run, const char *status, TimestampTz wake)
 	(void) inngest_run_plan(&plans.leave_run,
 							"UPDATE inngest.runs SET status = $4, attempt = 0, "
 							"error = NULL, wake_at = $2, started_at = $3 WHERE id = $1 "
-							"AND status IN ('queued', 'running', 'sleeping', 'waiting')",
+							"AND status IN " UNFINISHED_STATUSES,
 							4, types, values, nulls, SPI_OK_UPDATE);
 	/* idle executors recompute their next wake-up */
 	worker_request_wake();
@@ -532,7 +536,7 @@ progress_failure(RunState *run, bool in_step, ErrorData *edata)
 		(void) inngest_run_plan(&plans.retry,
 								"UPDATE inngest.runs SET status = 'queued', attempt = $2, "
 								"error = $3, wake_at = $4, started_at = $5 WHERE id = $1 "
-								"AND status IN ('queued', 'running', 'sleeping', 'waiting')",
+								"AND status IN " UNFINISHED_STATUSES,
 								5, types, values, NULL, SPI_OK_UPDATE);
 		worker_request_wake();
 	}
@@ -551,6 +555,21 @@ system_event_data(RunState *run, const char *key, Jsonb *value)
 	jsonb_push_jsonb(&state, "event", run->event);
 	jsonb_push_jsonb(&state, key, value);
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * After the UPDATE that ended the run: unless it matched nothing (the run
+ * was cancelled while its last step ran), drop its waits and send the
+ * system event {function_id, run_id, event, key: value}.
+ */
+static void
+announce_end(RunState *run, const char *event_name, const char *key, Jsonb *value)
+{
+	if (SPI_processed == 0)
+		return;
+	if (run->has_cancel_on)
+		waits_forget_run(run->run_id);
+	ingest_send_event(event_name, system_event_data(run, key, value));
 }
 
 void
@@ -581,15 +600,9 @@ progress_complete(RunState *run, Jsonb *output)
 	(void) inngest_run_plan(&plans.complete,
 							"UPDATE inngest.runs SET status = 'completed', output = $2, "
 							"error = NULL, attempt = 0, started_at = $4, ended_at = $3, "
-							"wake_at = NULL WHERE id = $1 AND status IN ('queued', 'running', 'sleeping', 'waiting')",
+							"wake_at = NULL WHERE id = $1 AND status IN " UNFINISHED_STATUSES,
 							4, types, values, nulls, SPI_OK_UPDATE);
-	if (SPI_processed == 0)
-		return;					/* cancelled while its last step ran */
-	if (run->has_cancel_on)
-		waits_forget_run(run->run_id);
-
-	ingest_send_event("inngest/function.finished",
-					  system_event_data(run, "result", output));
+	announce_end(run, "inngest/function.finished", "result", output);
 }
 
 void
@@ -607,15 +620,9 @@ progress_fail(RunState *run, Jsonb *error)
 	(void) inngest_run_plan(&plans.fail,
 							"UPDATE inngest.runs SET status = 'failed', error = $2, "
 							"attempt = $4, started_at = $5, ended_at = $3, wake_at = NULL "
-							"WHERE id = $1 AND status IN ('queued', 'running', 'sleeping', 'waiting')",
+							"WHERE id = $1 AND status IN " UNFINISHED_STATUSES,
 							5, types, values, NULL, SPI_OK_UPDATE);
-	if (SPI_processed == 0)
-		return;					/* cancelled while its last step ran */
-	if (run->has_cancel_on)
-		waits_forget_run(run->run_id);
-
-	ingest_send_event("inngest/function.failed",
-					  system_event_data(run, "error", error));
+	announce_end(run, "inngest/function.failed", "error", error);
 }
 
 /*
