@@ -6,10 +6,12 @@ OBJS = \
 	src/catalog.o \
 	src/executor.o \
 	src/expr.o \
+	src/flow.o \
 	src/guc.o \
 	src/ingest.o \
 	src/jsonutil.o \
 	src/progress.o \
+	src/slots.o \
 	src/steps.o \
 	src/waits.o \
 	src/worker.o

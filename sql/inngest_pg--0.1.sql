@@ -95,11 +95,48 @@ CREATE TABLE inngest.runs (
     created_at  pg_catalog.timestamptz NOT NULL,
     started_at  pg_catalog.timestamptz,
     ended_at    pg_catalog.timestamptz,
+    -- flow control (flow.c, slots.c); NULL for functions without it
+    pending_key pg_catalog.text,        -- debounce/batch run gathering events
+    active_key  pg_catalog.text,        -- singleton or "mode": "run" key, until it ends
+    blocked_on  pg_catalog.text,        -- concurrency key it waits for a slot of
+    queue_at    pg_catalog.timestamptz, -- its place in that key's queue
     CONSTRAINT runs_status_check CHECK (status IN ('queued', 'running',
         'sleeping', 'waiting', 'completed', 'failed', 'cancelled', 'skipped'))
 ) WITH (fillfactor = 80);
 
 CREATE INDEX runs_due ON inngest.runs (wake_at, id) WHERE wake_at IS NOT NULL;
+
+/*
+ * Flow control.  Each index holds only the runs of functions that use the
+ * feature, and only while it applies, so the columns cost other runs
+ * nothing (a NULL that stays NULL keeps their updates HOT).
+ *   runs_pending: the one run gathering events per debounce/batch key.
+ *   runs_active: the runs of a singleton or "mode": "run" key that have
+ *     not ended (the column is cleared when a run ends).
+ *   runs_blocked: runs set aside until a slot of their concurrency key
+ *     frees, in queue order; they are not in runs_due meanwhile.
+ */
+CREATE UNIQUE INDEX runs_pending ON inngest.runs (pending_key)
+    WHERE pending_key IS NOT NULL;
+CREATE INDEX runs_active ON inngest.runs (active_key)
+    WHERE active_key IS NOT NULL;
+CREATE INDEX runs_blocked ON inngest.runs (blocked_on, queue_at, id)
+    WHERE blocked_on IS NOT NULL;
+
+-- rateLimit and throttle: the GCRA "theoretical arrival time" per key.
+-- A row whose tat has passed means the same as no row.
+CREATE TABLE inngest.flow_state (
+    key         pg_catalog.text PRIMARY KEY,
+    tat         pg_catalog.timestamptz NOT NULL
+);
+
+-- idempotency: keys seen in the last 24 hours, per function.
+CREATE TABLE inngest.idempotency_keys (
+    function_id pg_catalog.text NOT NULL,
+    key         pg_catalog.text NOT NULL,
+    expires_at  pg_catalog.timestamptz NOT NULL,
+    PRIMARY KEY (function_id, key)
+);
 
 -- The memo: one row per step of a run.
 CREATE TABLE inngest.steps (
@@ -323,7 +360,8 @@ LANGUAGE C STABLE;
 GRANT USAGE ON SCHEMA inngest TO PUBLIC;
 REVOKE ALL ON inngest.functions, inngest.triggers, inngest.events,
     inngest.event_ids, inngest.runs, inngest.steps, inngest.waits,
-    inngest.wait_keys, inngest.wait_hits FROM PUBLIC;
+    inngest.wait_keys, inngest.wait_hits, inngest.flow_state,
+    inngest.idempotency_keys FROM PUBLIC;
 
 -- pg_dump keeps the user data of these tables
 SELECT pg_catalog.pg_extension_config_dump('inngest.functions', '');
@@ -335,3 +373,5 @@ SELECT pg_catalog.pg_extension_config_dump('inngest.steps', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.waits', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.wait_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.wait_hits', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.flow_state', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.idempotency_keys', '');

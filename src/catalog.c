@@ -34,6 +34,7 @@
 
 #include "catalog.h"
 #include "expr.h"
+#include "flow.h"
 #include "waits.h"
 
 /* Event name -> list of InngestTrigger */
@@ -58,10 +59,11 @@ static bool cache_valid = false;
 static bool callback_registered = false;
 static Oid	functions_relid = InvalidOid;
 
-/* Keys that Inngest's createFunction has and this version does not yet */
-static const char *const unsupported_keys[] = {
-	"concurrency", "throttle", "rateLimit", "debounce",
-	"batchEvents", "priority", "idempotency", "singleton"
+/* Top-level keys of a configuration */
+static const char *const known_keys[] = {
+	"id", "name", "triggers", "event", "if", "retries", "cancelOn", "timeouts",
+	"concurrency", "throttle", "rateLimit", "debounce", "batchEvents",
+	"priority", "idempotency", "singleton"
 };
 
 #define INNGEST_MAX_CANCEL_ON 5
@@ -271,8 +273,8 @@ catalog_event_triggers(const char *name, int len)
  */
 
 /* Fetch an optional key of a JSON object */
-static bool
-get_key(JsonbContainer *obj, const char *key, JsonbValue *out)
+bool
+config_get_key(JsonbContainer *obj, const char *key, JsonbValue *out)
 {
 	return getKeyJsonValueFromContainer(obj, key, strlen(key), out) != NULL;
 }
@@ -297,9 +299,9 @@ jbv_type_name(JsonbValue *v)
 	}
 }
 
-static void
+void
 pg_attribute_noreturn()
-wrong_type(const char *key, const char *expected, JsonbValue *v)
+config_wrong_type(const char *key, const char *expected, JsonbValue *v)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -312,7 +314,7 @@ static char *
 get_name_value(JsonbValue *v, const char *key)
 {
 	if (v->type != jbvString)
-		wrong_type(key, "a string", v);
+		config_wrong_type(key, "a string", v);
 	if (v->val.string.len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -335,9 +337,9 @@ unsupported_key(const char *key)
 			 errdetail("inngest_pg rejects it rather than silently ignoring it.")));
 }
 
-static void
+void
 pg_attribute_noreturn()
-unknown_key(const char *key, const char *hint)
+config_unknown_key(const char *key, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -361,17 +363,14 @@ check_top_level_keys(Jsonb *config)
 		if (tok != WJB_KEY)
 			continue;
 		key = pnstrdup(v.val.string.val, v.val.string.len);
-		if (strcmp(key, "id") == 0 || strcmp(key, "name") == 0 ||
-			strcmp(key, "triggers") == 0 || strcmp(key, "event") == 0 ||
-			strcmp(key, "if") == 0 || strcmp(key, "retries") == 0 ||
-			strcmp(key, "cancelOn") == 0 || strcmp(key, "timeouts") == 0)
+		for (i = 0; i < lengthof(known_keys); i++)
+			if (strcmp(key, known_keys[i]) == 0)
+				break;
+		if (i < lengthof(known_keys))
 			continue;
 		if (strcmp(key, "cron") == 0)
 			unsupported_key(key);
-		for (i = 0; i < lengthof(unsupported_keys); i++)
-			if (strcmp(key, unsupported_keys[i]) == 0)
-				unsupported_key(key);
-		unknown_key(key, "Valid keys are id, name, triggers (or event and if), retries, cancelOn and timeouts.");
+		config_unknown_key(key, "Valid keys are id, name, triggers (or event and if), retries, cancelOn, timeouts, concurrency, throttle, rateLimit, debounce, batchEvents, priority, idempotency and singleton.");
 	}
 }
 
@@ -400,21 +399,21 @@ parse_trigger_object(JsonbContainer *obj, const char *prefix, bool check_keys,
 			continue;
 		if (v.val.string.len == 4 && strncmp(v.val.string.val, "cron", 4) == 0)
 			unsupported_key(key);
-		unknown_key(key, "A trigger has \"event\" and an optional \"if\".");
+		config_unknown_key(key, "A trigger has \"event\" and an optional \"if\".");
 	}
 
 	key = psprintf("%s%sevent", prefix, prefix[0] ? "." : "");
-	if (!get_key(obj, "event", &v))
+	if (!config_get_key(obj, "event", &v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("configuration key \"%s\" is required", key)));
 	tc->event = get_name_value(&v, key);
 
-	if (get_key(obj, "if", &v) && v.type != jbvNull)
+	if (config_get_key(obj, "if", &v) && v.type != jbvNull)
 	{
 		key = psprintf("%s%sif", prefix, prefix[0] ? "." : "");
 		if (v.type != jbvString)
-			wrong_type(key, "a string", &v);
+			config_wrong_type(key, "a string", &v);
 		tc->expression = pnstrdup(v.val.string.val, v.val.string.len);
 		tc->condition = expr_compile(tc->expression, EXPR_SCOPE_EVENT, key);
 	}
@@ -427,9 +426,9 @@ parse_triggers(Jsonb *config)
 {
 	List	   *triggers = NIL;
 	JsonbValue	v;
-	bool		has_event = get_key(&config->root, "event", &v);
+	bool		has_event = config_get_key(&config->root, "event", &v);
 
-	if (get_key(&config->root, "triggers", &v))
+	if (config_get_key(&config->root, "triggers", &v))
 	{
 		JsonbIterator *it;
 		JsonbValue	elem;
@@ -442,7 +441,7 @@ parse_triggers(Jsonb *config)
 					 errmsg("configuration keys \"triggers\" and \"event\" cannot both be given"),
 					 errhint("Put every trigger in \"triggers\".")));
 		if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
-			wrong_type("triggers", "an array", &v);
+			config_wrong_type("triggers", "an array", &v);
 
 		it = JsonbIteratorInit(v.val.binary.data);
 		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
@@ -453,11 +452,11 @@ parse_triggers(Jsonb *config)
 				continue;
 			prefix = psprintf("triggers[%d]", n);
 			if (elem.type != jbvBinary || !JsonContainerIsObject(elem.val.binary.data))
-				wrong_type(prefix, "an object", &elem);
+				config_wrong_type(prefix, "an object", &elem);
 			parse_trigger_object(elem.val.binary.data, prefix, true, &triggers);
 			n++;
 		}
-		if (get_key(&config->root, "if", &v))
+		if (config_get_key(&config->root, "if", &v))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("configuration key \"if\" belongs inside a trigger when \"triggers\" is given")));
@@ -482,8 +481,8 @@ parse_triggers(Jsonb *config)
  * A duration: Inngest's "30m", "2h", "7d" or PostgreSQL's "1 day 2 hours";
  * positive, at most a year.
  */
-static Interval *
-parse_duration(JsonbValue *v, const char *key)
+Interval *
+config_parse_duration(JsonbValue *v, const char *key)
 {
 	char	   *text;
 	Interval   *volatile result = NULL;
@@ -492,7 +491,7 @@ parse_duration(JsonbValue *v, const char *key)
 	MemoryContext oldcxt = CurrentMemoryContext;
 
 	if (v->type != jbvString)
-		wrong_type(key, "a duration string like \"30m\" or \"1 day\"", v);
+		config_wrong_type(key, "a duration string like \"30m\" or \"1 day\"", v);
 	text = pnstrdup(v->val.string.val, v->val.string.len);
 	PG_TRY();
 	{
@@ -542,7 +541,7 @@ parse_cancel_on(JsonbValue *v)
 	int			n = 0;
 
 	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
-		wrong_type("cancelOn", "an array", v);
+		config_wrong_type("cancelOn", "an array", v);
 	it = JsonbIteratorInit(v->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
 	{
@@ -562,7 +561,7 @@ parse_cancel_on(JsonbValue *v)
 					 errmsg("configuration key \"cancelOn\" has more than %d entries",
 							INNGEST_MAX_CANCEL_ON)));
 		if (elem.type != jbvBinary || !JsonContainerIsObject(elem.val.binary.data))
-			wrong_type(prefix, "an object", &elem);
+			config_wrong_type(prefix, "an object", &elem);
 		obj = elem.val.binary.data;
 
 		kit = JsonbIteratorInit(obj);
@@ -575,36 +574,36 @@ parse_cancel_on(JsonbValue *v)
 				(kv.val.string.len == 2 && strncmp(kv.val.string.val, "if", 2) == 0) ||
 				(kv.val.string.len == 7 && strncmp(kv.val.string.val, "timeout", 7) == 0))
 				continue;
-			unknown_key(psprintf("%s.%.*s", prefix, kv.val.string.len, kv.val.string.val),
+			config_unknown_key(psprintf("%s.%.*s", prefix, kv.val.string.len, kv.val.string.val),
 						"A cancelOn rule has \"event\" and optional \"match\", \"if\" and \"timeout\".");
 		}
 
 		rule = palloc0(sizeof(CancelRule));
-		if (!get_key(obj, "event", &kv))
+		if (!config_get_key(obj, "event", &kv))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("configuration key \"%s.event\" is required", prefix)));
 		rule->event = get_name_value(&kv, psprintf("%s.event", prefix));
-		if (get_key(obj, "match", &kv) && kv.type != jbvNull)
+		if (config_get_key(obj, "match", &kv) && kv.type != jbvNull)
 		{
 			char	   *key = psprintf("%s.match", prefix);
 
 			if (kv.type != jbvString)
-				wrong_type(key, "a string", &kv);
+				config_wrong_type(key, "a string", &kv);
 			rule->match_path = waits_parse_match(pnstrdup(kv.val.string.val,
 														  kv.val.string.len), key);
 		}
-		if (get_key(obj, "if", &kv) && kv.type != jbvNull)
+		if (config_get_key(obj, "if", &kv) && kv.type != jbvNull)
 		{
 			char	   *key = psprintf("%s.if", prefix);
 
 			if (kv.type != jbvString)
-				wrong_type(key, "a string", &kv);
+				config_wrong_type(key, "a string", &kv);
 			rule->condition = expr_compile(pnstrdup(kv.val.string.val, kv.val.string.len),
 										   EXPR_SCOPE_ASYNC, key);
 		}
-		if (get_key(obj, "timeout", &kv) && kv.type != jbvNull)
-			rule->timeout = parse_duration(&kv, psprintf("%s.timeout", prefix));
+		if (config_get_key(obj, "timeout", &kv) && kv.type != jbvNull)
+			rule->timeout = config_parse_duration(&kv, psprintf("%s.timeout", prefix));
 		rules = lappend(rules, rule);
 	}
 	return rules;
@@ -621,7 +620,7 @@ parse_timeouts(JsonbValue *v, Interval **start, Interval **finish)
 
 	*start = *finish = NULL;
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-		wrong_type("timeouts", "an object", v);
+		config_wrong_type("timeouts", "an object", v);
 	obj = v->val.binary.data;
 	it = JsonbIteratorInit(obj);
 	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
@@ -631,13 +630,13 @@ parse_timeouts(JsonbValue *v, Interval **start, Interval **finish)
 		if ((kv.val.string.len == 5 && strncmp(kv.val.string.val, "start", 5) == 0) ||
 			(kv.val.string.len == 6 && strncmp(kv.val.string.val, "finish", 6) == 0))
 			continue;
-		unknown_key(psprintf("timeouts.%.*s", kv.val.string.len, kv.val.string.val),
+		config_unknown_key(psprintf("timeouts.%.*s", kv.val.string.len, kv.val.string.val),
 					"timeouts has \"start\" and \"finish\".");
 	}
-	if (get_key(obj, "start", &kv) && kv.type != jbvNull)
-		*start = parse_duration(&kv, "timeouts.start");
-	if (get_key(obj, "finish", &kv) && kv.type != jbvNull)
-		*finish = parse_duration(&kv, "timeouts.finish");
+	if (config_get_key(obj, "start", &kv) && kv.type != jbvNull)
+		*start = config_parse_duration(&kv, "timeouts.start");
+	if (config_get_key(obj, "finish", &kv) && kv.type != jbvNull)
+		*finish = config_parse_duration(&kv, "timeouts.finish");
 }
 
 /*
@@ -652,10 +651,11 @@ parse_run_options(Jsonb *config, InngestFunction *fn)
 
 	fn->cancel_on = NIL;
 	fn->timeout_start = fn->timeout_finish = NULL;
-	if (get_key(&config->root, "cancelOn", &v) && v.type != jbvNull)
+	if (config_get_key(&config->root, "cancelOn", &v) && v.type != jbvNull)
 		fn->cancel_on = parse_cancel_on(&v);
-	if (get_key(&config->root, "timeouts", &v) && v.type != jbvNull)
+	if (config_get_key(&config->root, "timeouts", &v) && v.type != jbvNull)
 		parse_timeouts(&v, &fn->timeout_start, &fn->timeout_finish);
+	fn->flow = flow_parse_config(config, fn->cancel_on != NIL);
 }
 
 /* The handler must be (event jsonb) RETURNS jsonb and executable by us */
@@ -773,23 +773,23 @@ catalog_create_function(Jsonb *config, Oid handler)
 
 	check_top_level_keys(config);
 
-	if (!get_key(&config->root, "id", &v))
+	if (!config_get_key(&config->root, "id", &v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("configuration key \"id\" is required")));
 	id = get_name_value(&v, "id");
 
 	name = id;
-	if (get_key(&config->root, "name", &v) && v.type != jbvNull)
+	if (config_get_key(&config->root, "name", &v) && v.type != jbvNull)
 		name = get_name_value(&v, "name");
 
-	if (get_key(&config->root, "retries", &v) && v.type != jbvNull)
+	if (config_get_key(&config->root, "retries", &v) && v.type != jbvNull)
 	{
 		Numeric		num;
 		bool		have_error = false;
 
 		if (v.type != jbvNumeric)
-			wrong_type("retries", "a number", &v);
+			config_wrong_type("retries", "a number", &v);
 		num = v.val.numeric;
 		retries = numeric_int4_opt_error(num, &have_error);
 		if (have_error ||
@@ -909,8 +909,10 @@ catalog_delete_function(const char *id)
 					 1, types, values, NULL, SPI_OK_DELETE);
 	values[1] = TimestampTzGetDatum(inngest_clock());
 	spi_exec_checked("UPDATE inngest.runs SET status = 'cancelled', ended_at = $2, "
-					 "wake_at = NULL "
-					 "WHERE function_id = $1 AND wake_at IS NOT NULL "
+					 "wake_at = NULL, active_key = NULL, blocked_on = NULL, "
+					 "pending_key = NULL "
+					 "WHERE function_id = $1 "
+					 "AND (wake_at IS NOT NULL OR blocked_on IS NOT NULL) "
 					 "AND status IN ('queued', 'sleeping', 'waiting')",
 					 2, types, values, NULL, SPI_OK_UPDATE);
 

@@ -58,6 +58,7 @@
 
 #include "catalog.h"
 #include "executor.h"
+#include "flow.h"
 #include "guc.h"
 #include "ingest.h"
 #include "jsonutil.h"
@@ -103,6 +104,7 @@ typedef enum InvokeResult
 typedef struct ExecutorPlans
 {
 	SPIPlanPtr	claim;
+	SPIPlanPtr	clear_flow;
 	SPIPlanPtr	mark_running;
 	SPIPlanPtr	run_status;
 } ExecutorPlans;
@@ -406,6 +408,8 @@ executor_run_next(bool commit_steps)
 	Datum		started_at;
 	char	   *status;
 	TimestampTz created_at;
+	TimestampTz queue_at;
+	bool		flow_marks;
 	RunState   *run;
 	InngestFunction *fn;
 
@@ -424,7 +428,9 @@ executor_run_next(bool commit_steps)
 	 */
 	plan = inngest_keep_plan(&plans.claim,
 				   "SELECT id, function_id, event, attempt, started_at, status, "
-				   "created_at FROM inngest.runs WHERE wake_at <= $1 "
+				   "created_at, wake_at, "
+				   "pending_key IS NOT NULL OR blocked_on IS NOT NULL "
+				   "FROM inngest.runs WHERE wake_at <= $1 "
 				   "ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
 				   1, types);
 	values[0] = TimestampTzGetDatum(inngest_clock());
@@ -448,6 +454,8 @@ executor_run_next(bool commit_steps)
 	started_at = isnull ? TimestampTzGetDatum(inngest_clock()) : started_at;
 	status = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
 	created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
+	queue_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
+	flow_marks = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
 
 	/* a live driver holds the lock only in a race we lost: leave it be */
 	if (!lock_run(run_id, true))
@@ -456,7 +464,23 @@ executor_run_next(bool commit_steps)
 
 	run = run_state_create(run_id, function_id, event, attempt, commit_steps);
 	run->started_at = DatumGetTimestampTz(started_at);
+	run->queue_at = queue_at;
 	SPI_freetuptable(SPI_tuptable);
+
+	/*
+	 * A debounced or batched run stops gathering events once claimed, and a
+	 * run made due while set aside for a slot leaves that queue.
+	 */
+	if (flow_marks)
+	{
+		static const Oid ctypes[1] = {INT8OID};
+		Datum		cvalues[1] = {Int64GetDatum(run_id)};
+
+		(void) inngest_run_plan(&plans.clear_flow,
+								"UPDATE inngest.runs SET pending_key = NULL, "
+								"blocked_on = NULL WHERE id = $1",
+								1, ctypes, cvalues, NULL, SPI_OK_UPDATE);
+	}
 
 	PG_TRY();
 	{
@@ -506,6 +530,9 @@ executor_run_next(bool commit_steps)
 				ed.message = (char *) problem;
 				progress_fail(run, progress_error_jsonb(&ed));
 			}
+			else if (fn->flow != NULL && fn->flow->nconcurrency > 0 &&
+					 (slots_prepare(run, fn), !slots_acquire(run, fresh)))
+				slots_park(run);	/* no free slot: wait for one, unspun */
 			else
 			{
 				fmgr_info_cxt(run->handler, &run->flinfo, run->cxt);
@@ -523,6 +550,7 @@ executor_run_next(bool commit_steps)
 	PG_FINALLY();
 	{
 		current_run = NULL;
+		slots_release(run);
 		unlock_run(run_id);
 		run_state_free(run);
 	}
@@ -587,7 +615,9 @@ executor_requeue_after_internal_error(int64 run_id, ErrorData *edata)
 								"  ELSE $3 + pg_catalog.make_interval(secs => "
 								"  $4 * pg_catalog.power(2, r.attempt)) END, "
 								"ended_at = CASE WHEN r.attempt + 1 > "
-								"  COALESCE(f.retries, 0) THEN $3 END "
+								"  COALESCE(f.retries, 0) THEN $3 END, "
+								"active_key = CASE WHEN r.attempt + 1 > "
+								"  COALESCE(f.retries, 0) THEN NULL ELSE r.active_key END "
 								"FROM inngest.runs r0 LEFT JOIN inngest.functions f "
 								"  ON f.id = r0.function_id "
 								"WHERE r.id = $1 AND r0.id = r.id "
@@ -1100,6 +1130,13 @@ checkpoint(RunState *run)
 		progress_fail(run, progress_error_jsonb(NULL));
 		return false;
 	}
+
+	/* the commit gave back its concurrency slots: the next step needs them */
+	if (run->slots != NULL && !slots_acquire(run, false))
+	{
+		slots_park(run);
+		return false;
+	}
 	return true;
 }
 
@@ -1160,6 +1197,11 @@ executor_tick(int max_runs)
 	/* first, matches recorded while their runs were busy */
 	if (waits_apply_hits() > 0)
 		CommandCounterIncrement();
+
+	/* runs set aside for a concurrency slot that may be free now */
+	(void) slots_sweep();
+	slots_promote();
+	CommandCounterIncrement();
 
 	while (max_runs <= 0 || count < max_runs)
 	{

@@ -73,6 +73,8 @@ typedef struct RunState
 	bool		cancelled;		/* cancelled by its own transaction */
 	bool		commit_steps;	/* worker: commit after every step */
 	bool		marked_running; /* status 'running' is committed */
+	TimestampTz queue_at;		/* its place in the queue (wake_at claimed) */
+	struct RunSlots *slots;		/* its concurrency keys (slots.c), or NULL */
 
 	MemoryContext cxt;			/* the whole drive */
 	MemoryContext invoke_cxt;	/* one invocation of the handler */

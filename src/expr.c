@@ -535,8 +535,8 @@ parse_path(ExprParser *ps, ExprNode *out)
  * Compile an Inngest expression to the text of a jsonpath predicate.
  * key names the configuration key the expression came from, for messages.
  */
-char *
-expr_to_jsonpath(const char *expr, ExprScope scope, const char *key)
+static char *
+compile_text(const char *expr, ExprScope scope, const char *key, bool value)
 {
 	ExprParser	ps;
 	ExprNode	node;
@@ -564,8 +564,15 @@ expr_to_jsonpath(const char *expr, ExprScope scope, const char *key)
 	skip_space(&ps);
 	if (*ps.p != '\0')
 		syntax_error(&ps, "unexpected text after the expression");
-	as_predicate(&ps, &node);
+	if (!value)
+		as_predicate(&ps, &node);
 	return node.text.data;
+}
+
+char *
+expr_to_jsonpath(const char *expr, ExprScope scope, const char *key)
+{
+	return compile_text(expr, scope, key, false);
 }
 
 /*
@@ -573,10 +580,10 @@ expr_to_jsonpath(const char *expr, ExprScope scope, const char *key)
  * parser checks the result (and raw jsonpath given by the user); its error
  * is reported against our configuration key.
  */
-JsonPath *
-expr_compile(const char *expr, ExprScope scope, const char *key)
+static JsonPath *
+compile_path(const char *expr, ExprScope scope, const char *key, bool value)
 {
-	char	   *text = expr_to_jsonpath(expr, scope, key);
+	char	   *text = compile_text(expr, scope, key, value);
 	Datum		result = (Datum) 0;
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ErrorData  *edata = NULL;
@@ -602,6 +609,43 @@ expr_compile(const char *expr, ExprScope scope, const char *key)
 	return DatumGetJsonPathP(result);
 }
 
+JsonPath *
+expr_compile(const char *expr, ExprScope scope, const char *key)
+{
+	return compile_path(expr, scope, key, false);
+}
+
+/* An empty object for jsonpath's vars argument */
+static Jsonb *
+empty_vars(void)
+{
+	static Jsonb *empty = NULL;
+
+	if (empty == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+		empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												   CStringGetDatum("{}")));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return empty;
+}
+
+/* A JSON value as key text: strings without quotes, others as JSON */
+static void
+append_key_text(StringInfo buf, Jsonb *value)
+{
+	JsonbValue	scalar;
+
+	if (JB_ROOT_IS_SCALAR(value) &&
+		JsonbExtractScalar(&value->root, &scalar) &&
+		scalar.type == jbvString)
+		appendBinaryStringInfo(buf, scalar.val.string.val, scalar.val.string.len);
+	else
+		(void) JsonbToCString(buf, &value->root, VARSIZE(value));
+}
+
 /*
  * Evaluate a compiled predicate against target, with vars bound as $name
  * (NULL for none).  Missing fields and type mismatches count as false, as
@@ -611,21 +655,10 @@ bool
 expr_match(JsonPath *path, Jsonb *target, Jsonb *vars)
 {
 	LOCAL_FCINFO(fcinfo, 4);
-	static Jsonb *empty = NULL;
 	Datum		result;
 
 	if (vars == NULL)
-	{
-		if (empty == NULL)
-		{
-			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-
-			empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-													   CStringGetDatum("{}")));
-			MemoryContextSwitchTo(oldcxt);
-		}
-		vars = empty;
-	}
+		vars = empty_vars();
 
 	InitFunctionCallInfoData(*fcinfo, NULL, 4, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = JsonbPGetDatum(target);
@@ -639,4 +672,240 @@ expr_match(JsonPath *path, Jsonb *target, Jsonb *vars)
 
 	result = jsonb_path_match(fcinfo);
 	return !fcinfo->isnull && DatumGetBool(result);
+}
+
+/* ----------------------------------------------------------------------
+ * Value expressions: flow-control keys and priorities
+ *
+ * A key ("event.data.account_id + '-' + event.data.user") or a priority
+ * ("event.data.plan == 'pro' ? 120 : 0") is a value, not a predicate, and
+ * uses two CEL forms that jsonpath lacks: string concatenation and the
+ * conditional operator.  We split those at the top level and compile the
+ * pieces to jsonpath as before, so that evaluation stays one jsonpath
+ * call per piece with no parsing per event.
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * The position of the first top-level occurrence of any of chars in
+ * [start, end), outside quotes, parentheses and brackets, or NULL.  For
+ * '+', only a binary plus counts (one that follows an operand).
+ */
+static const char *
+find_top_level(const char *start, const char *end, const char *chars)
+{
+	int			depth = 0;
+	char		quote = 0;
+	bool		after_operand = false;
+	const char *p;
+
+	for (p = start; p < end; p++)
+	{
+		char		c = *p;
+
+		if (quote)
+		{
+			if (c == '\\' && p + 1 < end)
+				p++;
+			else if (c == quote)
+			{
+				quote = 0;
+				after_operand = true;
+			}
+			continue;
+		}
+		if (c == '\'' || c == '"')
+		{
+			quote = c;
+			continue;
+		}
+		if (c == '(' || c == '[')
+		{
+			depth++;
+			after_operand = false;
+			continue;
+		}
+		if (c == ')' || c == ']')
+		{
+			depth--;
+			after_operand = true;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+			continue;
+		if (depth == 0 && strchr(chars, c) != NULL &&
+			(c != '+' || after_operand))
+			return p;
+		after_operand = isalnum((unsigned char) c) || c == '_' || c == '.';
+	}
+	return NULL;
+}
+
+/* The ':' that closes the conditional whose '?' ends at start */
+static const char *
+find_colon(const char *start, const char *end)
+{
+	int			nested = 0;
+	const char *p = start;
+
+	while ((p = find_top_level(p, end, "?:")) != NULL)
+	{
+		if (*p == '?')
+			nested++;
+		else if (nested-- == 0)
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
+static bool
+is_string_literal(const char *start, const char *end)
+{
+	while (start < end && isspace((unsigned char) *start))
+		start++;
+	return start < end && (*start == '\'' || *start == '"');
+}
+
+static ExprValue *
+compile_value_range(const char *start, const char *end, const char *whole,
+					const char *key)
+{
+	ExprValue  *v = palloc0(sizeof(ExprValue));
+	const char *q;
+	const char *p;
+	char	   *text;
+
+	while (start < end && isspace((unsigned char) *start))
+		start++;
+	while (end > start && isspace((unsigned char) end[-1]))
+		end--;
+	text = pnstrdup(start, end - start);
+
+	if (*start != '$' && (q = find_top_level(start, end, "?")) != NULL)
+	{
+		const char *colon = find_colon(q + 1, end);
+
+		if (colon == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid expression in \"%s\": \"?\" without \":\"", key),
+					 errdetail("Expression: %s", whole)));
+		v->kind = EXPR_VALUE_COND;
+		v->path = compile_path(pnstrdup(start, q - start), EXPR_SCOPE_EVENT,
+							   key, false);
+		v->then_value = compile_value_range(q + 1, colon, whole, key);
+		v->else_value = compile_value_range(colon + 1, end, whole, key);
+		return v;
+	}
+
+	/* a + b + ... with a string literal among them: concatenation */
+	if (*start != '$' && find_top_level(start, end, "+") != NULL)
+	{
+		List	   *parts = NIL;
+		bool		strings = false;
+		const char *s = start;
+
+		while ((p = find_top_level(s, end, "+")) != NULL)
+		{
+			strings |= is_string_literal(s, p);
+			parts = lappend(parts, (void *) s);
+			parts = lappend(parts, (void *) p);
+			s = p + 1;
+		}
+		strings |= is_string_literal(s, end);
+		if (strings)
+		{
+			ListCell   *lc;
+
+			v->kind = EXPR_VALUE_CONCAT;
+			for (lc = list_head(parts); lc != NULL; lc = lnext(parts, lnext(parts, lc)))
+				v->parts = lappend(v->parts,
+								   compile_value_range(lfirst(lc),
+													   lfirst(lnext(parts, lc)),
+													   whole, key));
+			v->parts = lappend(v->parts, compile_value_range(s, end, whole, key));
+			return v;
+		}
+	}
+
+	v->kind = EXPR_VALUE_PATH;
+	v->path = compile_path(text, EXPR_SCOPE_EVENT, key, true);
+	return v;
+}
+
+/*
+ * Compile a value expression over "event" (key names the configuration
+ * key, for messages).  The result lives in the current memory context.
+ */
+ExprValue *
+expr_compile_value(const char *expr, const char *key)
+{
+	return compile_value_range(expr, expr + strlen(expr), expr, key);
+}
+
+/* The value of v for target, or NULL if it has none (a missing field) */
+Jsonb *
+expr_eval_value(ExprValue *v, Jsonb *target)
+{
+	switch (v->kind)
+	{
+		case EXPR_VALUE_PATH:
+			{
+				LOCAL_FCINFO(fcinfo, 4);
+				Datum		result;
+
+				InitFunctionCallInfoData(*fcinfo, NULL, 4, InvalidOid, NULL, NULL);
+				fcinfo->args[0].value = JsonbPGetDatum(target);
+				fcinfo->args[0].isnull = false;
+				fcinfo->args[1].value = PointerGetDatum(v->path);
+				fcinfo->args[1].isnull = false;
+				fcinfo->args[2].value = JsonbPGetDatum(empty_vars());
+				fcinfo->args[2].isnull = false;
+				fcinfo->args[3].value = BoolGetDatum(true); /* silent */
+				fcinfo->args[3].isnull = false;
+				result = jsonb_path_query_first(fcinfo);
+				return fcinfo->isnull ? NULL : DatumGetJsonbP(result);
+			}
+		case EXPR_VALUE_COND:
+			return expr_eval_value(expr_match(v->path, target, NULL) ?
+								   v->then_value : v->else_value, target);
+		case EXPR_VALUE_CONCAT:
+			{
+				StringInfoData buf;
+				ListCell   *lc;
+				JsonbValue	jv;
+
+				initStringInfo(&buf);
+				foreach(lc, v->parts)
+				{
+					Jsonb	   *part = expr_eval_value(lfirst(lc), target);
+
+					if (part != NULL)
+						append_key_text(&buf, part);
+				}
+				jv.type = jbvString;
+				jv.val.string.val = buf.data;
+				jv.val.string.len = buf.len;
+				return JsonbValueToJsonb(&jv);
+			}
+	}
+	return NULL;				/* keep compilers quiet */
+}
+
+/*
+ * A key value as text: a string as itself, anything else as its JSON text,
+ * and a missing value as the empty string (all such events share a key, as
+ * in Inngest where a missing field evaluates to the same empty key).
+ */
+char *
+expr_eval_key(ExprValue *v, Jsonb *target)
+{
+	Jsonb	   *value = expr_eval_value(v, target);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (value != NULL)
+		append_key_text(&buf, value);
+	return buf.data;
 }

@@ -33,6 +33,7 @@
 
 #include "catalog.h"
 #include "expr.h"
+#include "flow.h"
 #include "guc.h"
 #include "ingest.h"
 #include "jsonutil.h"
@@ -79,9 +80,6 @@ static SPIPlanPtr dedup_plan = NULL;
 static SPIPlanPtr send_plan = NULL;
 static SPIPlanPtr insert_runs_returning_plan = NULL;
 static SPIPlanPtr insert_run_plan = NULL;
-
-static void register_cancel_waits(int64 run_id, InngestFunction *fn,
-								  Jsonb *event);
 
 PG_FUNCTION_INFO_V1(inngest_events_trigger);
 
@@ -147,7 +145,7 @@ flush_runs(RunBatch *batch)
 
 			fn = catalog_lookup_function(TextDatumGetCString(SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull)));
 			if (fn != NULL && fn->cancel_on != NIL)
-				register_cancel_waits(DatumGetInt64(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull)),
+				ingest_register_cancel_waits(DatumGetInt64(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull)),
 									  fn,
 									  DatumGetJsonbP(SPI_getbinval(tup, tuptable->tupdesc, 3, &isnull)));
 		}
@@ -162,8 +160,8 @@ flush_runs(RunBatch *batch)
  * Register the cancelOn rules of fn for a new run as waits of kind
  * 'cancel'.  The caller holds the rules' event names in EVENT_LOCK_WAIT.
  */
-static void
-register_cancel_waits(int64 run_id, InngestFunction *fn, Jsonb *event)
+void
+ingest_register_cancel_waits(int64 run_id, InngestFunction *fn, Jsonb *event)
 {
 	ListCell   *lc;
 
@@ -242,7 +240,7 @@ ingest_start_run(const char *function_id, Jsonb *event)
 										 SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	if (fn->cancel_on != NIL)
-		register_cancel_waits(run_id, fn, event);
+		ingest_register_cancel_waits(run_id, fn, event);
 	worker_request_wake();
 	return run_id;
 }
@@ -571,6 +569,12 @@ inngest_events_trigger(PG_FUNCTION_ARGS)
 			if (trig->condition != NULL &&
 				!expr_match(trig->condition, event, NULL))
 				continue;
+			if (trig->function->flow != NULL && trig->function->flow->admission)
+			{
+				/* rules decide whether and when it starts (flow.c) */
+				(void) flow_admit(trig->function, event);
+				continue;
+			}
 			batch->function_ids[batch->n] =
 				CStringGetTextDatum(trig->function->id);
 			if (trig->function->cancel_on != NIL)

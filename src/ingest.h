@@ -10,7 +10,11 @@
 
 #include "utils/jsonb.h"
 
+#include "catalog.h"
+
 extern int64 ingest_send_event(const char *name, Jsonb *data);
 extern int64 ingest_start_run(const char *function_id, Jsonb *event);
+extern void ingest_register_cancel_waits(int64 run_id, InngestFunction *fn,
+										 Jsonb *event);
 
 #endif							/* INNGEST_INGEST_H */

@@ -600,7 +600,7 @@ progress_complete(RunState *run, Jsonb *output)
 	(void) inngest_run_plan(&plans.complete,
 							"UPDATE inngest.runs SET status = 'completed', output = $2, "
 							"error = NULL, attempt = 0, started_at = $4, ended_at = $3, "
-							"wake_at = NULL WHERE id = $1 AND status IN " UNFINISHED_STATUSES,
+							"wake_at = NULL, active_key = NULL WHERE id = $1 AND status IN " UNFINISHED_STATUSES,
 							4, types, values, nulls, SPI_OK_UPDATE);
 	announce_end(run, "inngest/function.finished", "result", output);
 }
@@ -619,8 +619,8 @@ progress_fail(RunState *run, Jsonb *error)
 	values[4] = TimestampTzGetDatum(run->started_at);
 	(void) inngest_run_plan(&plans.fail,
 							"UPDATE inngest.runs SET status = 'failed', error = $2, "
-							"attempt = $4, started_at = $5, ended_at = $3, wake_at = NULL "
-							"WHERE id = $1 AND status IN " UNFINISHED_STATUSES,
+							"attempt = $4, started_at = $5, ended_at = $3, wake_at = NULL, "
+							"active_key = NULL WHERE id = $1 AND status IN " UNFINISHED_STATUSES,
 							5, types, values, NULL, SPI_OK_UPDATE);
 	announce_end(run, "inngest/function.failed", "error", error);
 }

@@ -801,7 +801,8 @@ waits_cancel_run(int64 run_id, bool nowait, const char *reason)
 	values[2] = CStringGetTextDatum(reason);
 	plan = inngest_keep_plan(&plans.cancel,
 							 "UPDATE inngest.runs SET status = 'cancelled', ended_at = $2, "
-							 "wake_at = NULL WHERE id = $1 RETURNING function_id, event",
+							 "wake_at = NULL, active_key = NULL, blocked_on = NULL, "
+							 "pending_key = NULL WHERE id = $1 RETURNING function_id, event",
 							 3, types);
 	ret = exec_latest(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)

@@ -40,6 +40,7 @@
 #include "utils/timestamp.h"
 
 #include "executor.h"
+#include "flow.h"
 #include "guc.h"
 #include "waits.h"
 #include "worker.h"
@@ -405,6 +406,7 @@ executor_round(TimestampTz *next_wake)
 		{
 			TimestampTz start = GetCurrentTimestamp();
 			int			n = 0;
+			bool		blocked;
 
 			inngest_become_owner(&save_userid, &save_sec);
 			pgstat_report_activity(STATE_RUNNING, "driving runs");
@@ -412,6 +414,15 @@ executor_round(TimestampTz *next_wake)
 			/* matches that arrived while their runs were busy */
 			if (waits_apply_hits() > 0)
 				CommandCounterIncrement();
+
+			/*
+			 * Concurrency keys this executor released or parked runs on
+			 * in its last transaction, now committed: wake the runs that
+			 * wait for their slots (slots.c).
+			 */
+			blocked = slots_sweep();
+			slots_promote();
+			CommandCounterIncrement();
 
 			/*
 			 * Drive due runs in this transaction while they keep coming and
@@ -430,7 +441,17 @@ executor_round(TimestampTz *next_wake)
 			}
 			did_work = n > 0;
 			if (!did_work)
+			{
 				*next_wake = executor_next_wake();
+				/* runs set aside: come back for the sweep in a second */
+				if (blocked)
+				{
+					TimestampTz sweep = GetCurrentTimestamp() + 1000 * 1000;
+
+					if (*next_wake == 0 || *next_wake > sweep)
+						*next_wake = sweep;
+				}
+			}
 			inngest_restore_user(save_userid, save_sec);
 		}
 		end_work();

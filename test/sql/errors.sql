@@ -41,14 +41,6 @@ SELECT pg_temp.cf('{"id": "existing", "event": "e", "retries": 21}');
 SELECT pg_temp.cf('{"id": "existing", "event": "e", "retries": 1.5}');
 SELECT pg_temp.cf('{"id": "existing", "event": "e", "retries": "3"}');
 -- Inngest keys that are not implemented yet are refused, not ignored
-SELECT pg_temp.cf('{"id": "f", "event": "e", "concurrency": 1}');
-SELECT pg_temp.cf('{"id": "f", "event": "e", "throttle": {}}');
-SELECT pg_temp.cf('{"id": "f", "event": "e", "rateLimit": {}}');
-SELECT pg_temp.cf('{"id": "f", "event": "e", "debounce": {}}');
-SELECT pg_temp.cf('{"id": "f", "event": "e", "batchEvents": {}}');
-SELECT pg_temp.cf('{"id": "f", "event": "e", "priority": {}}');
-SELECT pg_temp.cf('{"id": "f", "event": "e", "idempotency": "event.data.x"}');
-SELECT pg_temp.cf('{"id": "f", "event": "e", "singleton": {}}');
 SELECT pg_temp.cf('{"id": "f", "cron": "* * * * *"}');
 SELECT pg_temp.cf('{"id": "f", "triggers": [{"cron": "* * * * *"}]}');
 

@@ -1,0 +1,934 @@
+/*-------------------------------------------------------------------------
+ *
+ * flow.c
+ *	  Flow control: the configuration keys, and the admission of runs when
+ *	  an event arrives (idempotency, rateLimit, singleton, batchEvents,
+ *	  debounce, throttle, priority).
+ *
+ * Everything decided at admission is decided in the event's transaction,
+ * so it commits or rolls back with the event:
+ *
+ * - idempotency: inngest.idempotency_keys holds (function, key) for 24
+ *	 hours; a second event with the key starts nothing, like a duplicate
+ *	 event id.
+ * - rateLimit and throttle are the generic cell rate algorithm (GCRA) that
+ *	 Inngest uses, over one row per key in inngest.flow_state holding the
+ *	 "theoretical arrival time".  rateLimit drops: an event over the limit
+ *	 gets a run with status 'skipped'.  throttle delays: the run is queued
+ *	 with wake_at at the time the algorithm lets it start.  Concurrent
+ *	 events of one key serialize on the key's row, briefly.
+ * - singleton: the runs of a key that have not ended carry it in
+ *	 runs.active_key; an advisory lock on the key serializes admissions.
+ * - debounce and batchEvents: the run being gathered carries
+ *	 runs.pending_key, unique while set.  An event upserts it: debounce
+ *	 replaces its event and pushes its start back, batching appends the
+ *	 event.  The executor clears pending_key when it claims the run, so a
+ *	 later event gathers a new one; an event racing with that claim waits
+ *	 for the claim's row lock and then inserts.
+ * - priority: wake_at is moved earlier (or later) by the run's priority in
+ *	 seconds, and the queue is ordered by wake_at.
+ *
+ * Concurrency limits act while runs execute: see slots.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "inngest.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "expr.h"
+#include "flow.h"
+#include "ingest.h"
+#include "jsonutil.h"
+#include "waits.h"
+#include "worker.h"
+
+/* Field4 of the advisory lock that serializes singleton admissions */
+#define INNGEST_LOCKTAG_SINGLETON	0x494A
+
+#define SECS(n) ((int64) (n) * USECS_PER_SEC)
+
+typedef struct FlowPlans
+{
+	SPIPlanPtr	idempotency;
+	SPIPlanPtr	rate_limit;
+	SPIPlanPtr	throttle;
+	SPIPlanPtr	singleton_active;
+	SPIPlanPtr	insert_run;
+	SPIPlanPtr	insert_skipped;
+	SPIPlanPtr	debounce;
+	SPIPlanPtr	batch;
+	SPIPlanPtr	cleanup_state;
+	SPIPlanPtr	cleanup_keys;
+} FlowPlans;
+
+static FlowPlans plans;
+
+/* ----------------------------------------------------------------------
+ * Configuration
+ * ----------------------------------------------------------------------
+ */
+
+/* Check that obj has only the given keys (NULL-terminated) */
+static void
+check_keys(JsonbContainer *obj, const char *prefix, const char *const *keys,
+		   const char *hint)
+{
+	JsonbIterator *it = JsonbIteratorInit(obj);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		const char *const *k;
+
+		if (tok != WJB_KEY)
+			continue;
+		for (k = keys; *k != NULL; k++)
+			if (strlen(*k) == v.val.string.len &&
+				strncmp(*k, v.val.string.val, v.val.string.len) == 0)
+				break;
+		if (*k == NULL)
+			config_unknown_key(psprintf("%s.%.*s", prefix, v.val.string.len,
+										v.val.string.val), hint);
+	}
+}
+
+static JsonbContainer *
+get_object(JsonbValue *v, const char *key)
+{
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		config_wrong_type(key, "an object", v);
+	return v->val.binary.data;
+}
+
+/* An integer in [min, max] */
+static int
+get_int(JsonbValue *v, const char *key, int min, int max)
+{
+	bool		have_error = false;
+	int			result;
+
+	if (v->type != jbvNumeric)
+		config_wrong_type(key, "a number", v);
+	result = numeric_int4_opt_error(v->val.numeric, &have_error);
+	if (have_error ||
+		DatumGetInt32(DirectFunctionCall1(numeric_scale,
+										  NumericGetDatum(v->val.numeric))) != 0 ||
+		result < min || result > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("configuration key \"%s\" must be an integer from %d to %d, not %s",
+						key, min, max,
+						DatumGetCString(DirectFunctionCall1(numeric_out,
+															NumericGetDatum(v->val.numeric))))));
+	return result;
+}
+
+/* A duration in [min, max] seconds, in microseconds */
+static int64
+get_period(JsonbValue *v, const char *key, int64 min, int64 max,
+		   const char *range)
+{
+	Interval   *iv = config_parse_duration(v, key);
+	int64		usecs = iv->time + iv->day * USECS_PER_DAY +
+		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+
+	if (usecs < min || usecs > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("configuration key \"%s\" must be from %s, not \"%.*s\"",
+						key, range, v->val.string.len, v->val.string.val)));
+	return usecs;
+}
+
+static ExprValue *
+get_expression(JsonbValue *v, const char *key)
+{
+	if (v->type != jbvString)
+		config_wrong_type(key, "an expression string", v);
+	if (v->val.string.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("configuration key \"%s\" must not be empty", key)));
+	return expr_compile_value(pnstrdup(v->val.string.val, v->val.string.len), key);
+}
+
+/* An optional key of obj that is present and not null */
+static bool
+has(JsonbContainer *obj, const char *key, JsonbValue *v)
+{
+	return config_get_key(obj, key, v) && v->type != jbvNull;
+}
+
+static void
+pg_attribute_noreturn()
+required(const char *key)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("configuration key \"%s\" is required", key)));
+}
+
+/* One concurrency entry: a number, or {limit, key, scope, mode} */
+static void
+parse_concurrency_entry(JsonbValue *v, const char *prefix, ConcurrencyLimit *cl)
+{
+	static const char *const keys[] = {"limit", "key", "scope", "mode", NULL};
+	JsonbContainer *obj;
+	JsonbValue	kv;
+
+	memset(cl, 0, sizeof(*cl));
+	if (v->type == jbvNumeric)
+	{
+		cl->limit = get_int(v, prefix, 1, FLOW_MAX_LIMIT);
+		return;
+	}
+	obj = get_object(v, prefix);
+	check_keys(obj, prefix, keys,
+			   "A concurrency entry has \"limit\", \"key\", \"scope\" and \"mode\".");
+	if (!has(obj, "limit", &kv))
+		required(psprintf("%s.limit", prefix));
+	cl->limit = get_int(&kv, psprintf("%s.limit", prefix), 1, FLOW_MAX_LIMIT);
+	if (has(obj, "key", &kv))
+	{
+		cl->key = get_expression(&kv, psprintf("%s.key", prefix));
+		cl->key_source = pnstrdup(kv.val.string.val, kv.val.string.len);
+	}
+	if (has(obj, "scope", &kv))
+	{
+		char	   *scope;
+
+		if (kv.type != jbvString)
+			config_wrong_type(psprintf("%s.scope", prefix), "a string", &kv);
+		scope = pnstrdup(kv.val.string.val, kv.val.string.len);
+		if (strcmp(scope, "env") == 0 || strcmp(scope, "account") == 0)
+			cl->env = true;
+		else if (strcmp(scope, "fn") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("configuration key \"%s.scope\" must be \"fn\", \"env\" or \"account\", not \"%s\"",
+							prefix, scope)));
+		if (cl->env && cl->key == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("configuration key \"%s.key\" is required with scope \"%s\"",
+							prefix, scope),
+					 errhint("A shared limit is identified by its key, e.g. \"key\": \"'openai'\".")));
+	}
+	if (has(obj, "mode", &kv))
+	{
+		char	   *mode;
+
+		if (kv.type != jbvString)
+			config_wrong_type(psprintf("%s.mode", prefix), "a string", &kv);
+		mode = pnstrdup(kv.val.string.val, kv.val.string.len);
+		if (strcmp(mode, "run") == 0)
+			cl->run_mode = true;
+		else if (strcmp(mode, "step") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("configuration key \"%s.mode\" must be \"step\" or \"run\", not \"%s\"",
+							prefix, mode)));
+	}
+}
+
+static void
+parse_concurrency(JsonbValue *v, FlowConfig *flow)
+{
+	if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+		JsonbValue	elem;
+		JsonbIteratorToken tok;
+		int			n = 0;
+
+		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+		{
+			if (tok != WJB_ELEM)
+				continue;
+			if (n == FLOW_MAX_CONCURRENCY)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("configuration key \"concurrency\" has more than %d entries",
+								FLOW_MAX_CONCURRENCY),
+						 errhint("Inngest allows up to two limits, e.g. one per function and one per key.")));
+			parse_concurrency_entry(&elem, psprintf("concurrency[%d]", n),
+									&flow->concurrency[n]);
+			n++;
+		}
+		if (n == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("configuration key \"concurrency\" must not be an empty array")));
+		flow->nconcurrency = n;
+		if (n == 2 && flow->concurrency[0].run_mode && flow->concurrency[1].run_mode)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("only one \"concurrency\" entry may have \"mode\": \"run\"")));
+	}
+	else if (v->type == jbvNumeric ||
+			 (v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data)))
+	{
+		parse_concurrency_entry(v, "concurrency", &flow->concurrency[0]);
+		flow->nconcurrency = 1;
+	}
+	else
+		config_wrong_type("concurrency", "a number, an object or an array", v);
+}
+
+static void
+parse_throttle(JsonbValue *v, FlowConfig *flow)
+{
+	static const char *const keys[] = {"limit", "period", "burst", "key", NULL};
+	JsonbContainer *obj = get_object(v, "throttle");
+	JsonbValue	kv;
+
+	check_keys(obj, "throttle", keys,
+			   "throttle has \"limit\", \"period\", \"burst\" and \"key\".");
+	if (!has(obj, "limit", &kv))
+		required("throttle.limit");
+	flow->throttle_limit = get_int(&kv, "throttle.limit", 1, 10000);
+	if (!has(obj, "period", &kv))
+		required("throttle.period");
+	flow->throttle_period = get_period(&kv, "throttle.period", SECS(1),
+									   SECS(7 * 24 * 3600), "1s to 7d");
+	if (has(obj, "burst", &kv))
+		flow->throttle_burst = get_int(&kv, "throttle.burst", 0, 10000);
+	if (has(obj, "key", &kv))
+		flow->throttle_key = get_expression(&kv, "throttle.key");
+}
+
+static void
+parse_rate_limit(JsonbValue *v, FlowConfig *flow)
+{
+	static const char *const keys[] = {"limit", "period", "key", NULL};
+	JsonbContainer *obj = get_object(v, "rateLimit");
+	JsonbValue	kv;
+
+	check_keys(obj, "rateLimit", keys,
+			   "rateLimit has \"limit\", \"period\" and \"key\".");
+	if (!has(obj, "limit", &kv))
+		required("rateLimit.limit");
+	flow->rate_limit = get_int(&kv, "rateLimit.limit", 1, 10000);
+	if (!has(obj, "period", &kv))
+		required("rateLimit.period");
+	flow->rate_period = get_period(&kv, "rateLimit.period", SECS(1),
+								   SECS(24 * 3600), "1s to 24h");
+	if (has(obj, "key", &kv))
+		flow->rate_key = get_expression(&kv, "rateLimit.key");
+}
+
+static void
+parse_debounce(JsonbValue *v, FlowConfig *flow)
+{
+	static const char *const keys[] = {"period", "key", "timeout", NULL};
+	JsonbContainer *obj = get_object(v, "debounce");
+	JsonbValue	kv;
+
+	check_keys(obj, "debounce", keys,
+			   "debounce has \"period\", \"key\" and \"timeout\".");
+	if (!has(obj, "period", &kv))
+		required("debounce.period");
+	flow->debounce_period = get_period(&kv, "debounce.period", SECS(1),
+									   SECS(7 * 24 * 3600), "1s to 7d");
+	if (has(obj, "timeout", &kv))
+		flow->debounce_timeout = get_period(&kv, "debounce.timeout", SECS(1),
+											SECS(7 * 24 * 3600), "1s to 7d");
+	if (has(obj, "key", &kv))
+		flow->debounce_key = get_expression(&kv, "debounce.key");
+}
+
+static void
+parse_batch(JsonbValue *v, FlowConfig *flow)
+{
+	static const char *const keys[] = {"maxSize", "timeout", "key", "if", NULL};
+	JsonbContainer *obj = get_object(v, "batchEvents");
+	JsonbValue	kv;
+
+	check_keys(obj, "batchEvents", keys,
+			   "batchEvents has \"maxSize\", \"timeout\", \"key\" and \"if\".");
+	if (!has(obj, "maxSize", &kv))
+		required("batchEvents.maxSize");
+	flow->batch_max = get_int(&kv, "batchEvents.maxSize", 1, 100);
+	if (!has(obj, "timeout", &kv))
+		required("batchEvents.timeout");
+	flow->batch_timeout = get_period(&kv, "batchEvents.timeout", SECS(1),
+									 SECS(60), "1s to 60s");
+	if (has(obj, "key", &kv))
+		flow->batch_key = get_expression(&kv, "batchEvents.key");
+	if (has(obj, "if", &kv))
+	{
+		if (kv.type != jbvString)
+			config_wrong_type("batchEvents.if", "a string", &kv);
+		flow->batch_if = expr_compile(pnstrdup(kv.val.string.val, kv.val.string.len),
+									  EXPR_SCOPE_EVENT, "batchEvents.if");
+	}
+}
+
+static void
+parse_singleton(JsonbValue *v, FlowConfig *flow)
+{
+	static const char *const keys[] = {"key", "mode", NULL};
+	JsonbContainer *obj = get_object(v, "singleton");
+	JsonbValue	kv;
+	char	   *mode;
+
+	check_keys(obj, "singleton", keys, "singleton has \"key\" and \"mode\".");
+	if (!has(obj, "key", &kv))
+		required("singleton.key");
+	flow->singleton_key = get_expression(&kv, "singleton.key");
+	if (!has(obj, "mode", &kv))
+		required("singleton.mode");
+	if (kv.type != jbvString)
+		config_wrong_type("singleton.mode", "a string", &kv);
+	mode = pnstrdup(kv.val.string.val, kv.val.string.len);
+	if (strcmp(mode, "cancel") == 0)
+		flow->singleton_cancel = true;
+	else if (strcmp(mode, "skip") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("configuration key \"singleton.mode\" must be \"skip\" or \"cancel\", not \"%s\"",
+						mode)));
+}
+
+static void
+pg_attribute_noreturn()
+incompatible(const char *a, const char *b, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("configuration keys \"%s\" and \"%s\" cannot be combined", a, b),
+			 errdetail("%s", why)));
+}
+
+/* Reject the combinations Inngest rejects, and those with no meaning here */
+static void
+check_combinations(FlowConfig *flow, bool has_cancel_on)
+{
+	bool		run_mode = false;
+	int			i;
+
+	for (i = 0; i < flow->nconcurrency; i++)
+		run_mode |= flow->concurrency[i].run_mode;
+
+	if (flow->batch_max > 0)
+	{
+		const char *why = "A batch run starts from many events, so per-event rules cannot apply to it.";
+
+		if (has_cancel_on)
+			incompatible("batchEvents", "cancelOn", why);
+		if (flow->debounce_period > 0)
+			incompatible("batchEvents", "debounce", why);
+		if (flow->idempotency != NULL)
+			incompatible("batchEvents", "idempotency", why);
+		if (flow->priority != NULL)
+			incompatible("batchEvents", "priority", why);
+		if (flow->rate_limit > 0)
+			incompatible("batchEvents", "rateLimit", why);
+		if (flow->singleton_key != NULL)
+			incompatible("batchEvents", "singleton", why);
+		if (flow->throttle_limit > 0)
+			incompatible("batchEvents", "throttle", why);
+	}
+	if (flow->debounce_period > 0)
+	{
+		const char *why = "debounce decides when the run starts.";
+
+		if (flow->throttle_limit > 0)
+			incompatible("debounce", "throttle", why);
+		if (flow->priority != NULL)
+			incompatible("debounce", "priority", why);
+		if (flow->singleton_key != NULL)
+			incompatible("debounce", "singleton",
+						 "A debounced run is pending while it gathers events; singleton would skip them instead.");
+	}
+	if (flow->singleton_key != NULL && run_mode)
+		incompatible("singleton", "concurrency",
+					 "singleton is already a limit of one run in flight per key; "
+					 "\"mode\": \"run\" concurrency cannot be added to it.");
+}
+
+/*
+ * Parse and validate the flow-control keys of a configuration.  Returns
+ * NULL if it has none.  Allocates in the current memory context.
+ */
+FlowConfig *
+flow_parse_config(Jsonb *config, bool has_cancel_on)
+{
+	FlowConfig *flow = palloc0(sizeof(FlowConfig));
+	JsonbContainer *root = &config->root;
+	JsonbValue	v;
+	bool		any = false;
+
+	if (has(root, "concurrency", &v))
+	{
+		parse_concurrency(&v, flow);
+		any = true;
+	}
+	if (has(root, "throttle", &v))
+	{
+		parse_throttle(&v, flow);
+		any = true;
+	}
+	if (has(root, "rateLimit", &v))
+	{
+		parse_rate_limit(&v, flow);
+		any = true;
+	}
+	if (has(root, "debounce", &v))
+	{
+		parse_debounce(&v, flow);
+		any = true;
+	}
+	if (has(root, "batchEvents", &v))
+	{
+		parse_batch(&v, flow);
+		any = true;
+	}
+	if (has(root, "priority", &v))
+	{
+		static const char *const keys[] = {"run", NULL};
+		JsonbContainer *obj = get_object(&v, "priority");
+		JsonbValue	kv;
+
+		check_keys(obj, "priority", keys, "priority has \"run\".");
+		if (has(obj, "run", &kv))
+			flow->priority = get_expression(&kv, "priority.run");
+		any = true;
+	}
+	if (has(root, "idempotency", &v))
+	{
+		flow->idempotency = get_expression(&v, "idempotency");
+		any = true;
+	}
+	if (has(root, "singleton", &v))
+	{
+		parse_singleton(&v, flow);
+		any = true;
+	}
+	if (!any)
+		return NULL;
+
+	check_combinations(flow, has_cancel_on);
+	flow->admission = flow->throttle_limit > 0 || flow->rate_limit > 0 ||
+		flow->debounce_period > 0 || flow->batch_max > 0 ||
+		flow->priority != NULL || flow->idempotency != NULL ||
+		flow->singleton_key != NULL;
+	return flow;
+}
+
+/* ----------------------------------------------------------------------
+ * Admission
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * The event that keys are evaluated on: the run's, or for a batch the
+ * first event of it (as Inngest does).
+ */
+Jsonb *
+flow_key_event(InngestFunction *fn, Jsonb *event)
+{
+	JsonbValue	v;
+	JsonbValue *first;
+
+	if (fn->flow == NULL || fn->flow->batch_max == 0 ||
+		!config_get_key(&event->root, "events", &v) || v.type != jbvBinary)
+		return event;
+	first = getIthJsonbValueFromContainer(v.val.binary.data, 0);
+	if (first == NULL)
+		return event;
+	return JsonbValueToJsonb(first);
+}
+
+/* "<kind>:<function id>:<key value>", or without the key */
+static char *
+scoped_key(const char *kind, InngestFunction *fn, ExprValue *key, Jsonb *event)
+{
+	if (key == NULL)
+		return psprintf("%s:%s", kind, fn->id);
+	return psprintf("%s:%s:%s", kind, fn->id, expr_eval_key(key, event));
+}
+
+static Datum
+usecs_interval(int64 usecs)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = usecs;
+	return IntervalPGetDatum(iv);
+}
+
+/* idempotency: true if this key was first in the last 24 hours */
+static bool
+admit_idempotent(InngestFunction *fn, Jsonb *event)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	TimestampTz now = inngest_clock();
+
+	values[0] = CStringGetTextDatum(fn->id);
+	values[1] = CStringGetTextDatum(expr_eval_key(fn->flow->idempotency, event));
+	values[2] = TimestampTzGetDatum(now + SECS(INNGEST_DEDUP_WINDOW_SECS));
+	values[3] = TimestampTzGetDatum(now);
+	return inngest_run_plan(&plans.idempotency,
+							"INSERT INTO inngest.idempotency_keys AS k "
+							"(function_id, key, expires_at) VALUES ($1, $2, $3) "
+							"ON CONFLICT (function_id, key) DO UPDATE "
+							"SET expires_at = excluded.expires_at "
+							"WHERE k.expires_at <= $4",
+							4, types, values, NULL, SPI_OK_INSERT) == 1;
+}
+
+/*
+ * rateLimit (GCRA, dropping): with T = period / limit, an event conforms
+ * if the key's theoretical arrival time (TAT) is at most (limit - 1) T
+ * ahead of now; then TAT = max(TAT, now) + T.  So "limit" events may come
+ * at once, then one per T.
+ */
+static bool
+admit_rate(InngestFunction *fn, Jsonb *event)
+{
+	FlowConfig *flow = fn->flow;
+	Oid			types[4] = {TEXTOID, TIMESTAMPTZOID, INTERVALOID, INTERVALOID};
+	Datum		values[4];
+	int64		t = flow->rate_period / flow->rate_limit;
+
+	values[0] = CStringGetTextDatum(scoped_key("rate", fn, flow->rate_key, event));
+	values[1] = TimestampTzGetDatum(inngest_clock());
+	values[2] = usecs_interval(t);
+	values[3] = usecs_interval(t * (flow->rate_limit - 1));
+	return inngest_run_plan(&plans.rate_limit,
+							"INSERT INTO inngest.flow_state AS s (key, tat) "
+							"VALUES ($1, $2 + $3) "
+							"ON CONFLICT (key) DO UPDATE "
+							"SET tat = pg_catalog.greatest(s.tat, $2) + $3 "
+							"WHERE s.tat - $4 <= $2",
+							4, types, values, NULL, SPI_OK_INSERT) == 1;
+}
+
+/*
+ * throttle (GCRA, queueing): every run is admitted, at the earliest time
+ * it conforms.  With T = period / limit and tolerance tau = (limit + burst
+ * - 1) T: TAT' = max(TAT, now) + T and the run starts at max(now, TAT' - T
+ * - tau).  So limit + burst runs start at once, then one per T, FIFO.
+ */
+static TimestampTz
+throttle_start(InngestFunction *fn, Jsonb *event)
+{
+	FlowConfig *flow = fn->flow;
+	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, INTERVALOID};
+	Datum		values[3];
+	int64		t = flow->throttle_period / flow->throttle_limit;
+	TimestampTz now = inngest_clock();
+	TimestampTz tat;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(scoped_key("throttle", fn, flow->throttle_key, event));
+	values[1] = TimestampTzGetDatum(now);
+	values[2] = usecs_interval(t);
+	(void) inngest_run_plan(&plans.throttle,
+							"INSERT INTO inngest.flow_state AS s (key, tat) "
+							"VALUES ($1, $2 + $3) "
+							"ON CONFLICT (key) DO UPDATE "
+							"SET tat = pg_catalog.greatest(s.tat, $2) + $3 "
+							"RETURNING tat",
+							3, types, values, NULL, SPI_OK_INSERT_RETURNING);
+	tat = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return Max(now, tat - t - t * (flow->throttle_limit + flow->throttle_burst - 1));
+}
+
+/* A run that will not start, with the reason */
+static int64
+insert_skipped(InngestFunction *fn, Jsonb *event, const char *reason,
+			   int64 other_run)
+{
+	Oid			types[4] = {TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	JsonbParseState *state = NULL;
+	bool		isnull;
+	int64		run_id;
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	jsonb_push_string(&state, "reason", reason, strlen(reason));
+	if (other_run != 0)
+		jsonb_push_int64(&state, "run_id", other_run);
+	values[0] = CStringGetTextDatum(fn->id);
+	values[1] = JsonbPGetDatum(event);
+	values[2] = JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
+	values[3] = TimestampTzGetDatum(inngest_clock());
+	(void) inngest_run_plan(&plans.insert_skipped,
+							"INSERT INTO inngest.runs (function_id, event, status, error, "
+							"created_at, ended_at) VALUES ($1, $2, 'skipped', $3, $4, $4) "
+							"RETURNING id",
+							4, types, values, NULL, SPI_OK_INSERT_RETURNING);
+	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return run_id;
+}
+
+/*
+ * singleton: serialize admissions of the key with an advisory lock held to
+ * the end of the transaction, and look for its run that has not ended.
+ * Returns 0 if the new run may start (mode cancel: after cancelling the
+ * existing ones), else the run that makes it skip.
+ */
+static int64
+singleton_conflict(InngestFunction *fn, const char *key)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	LOCKTAG		tag;
+	uint64		hash = hash_bytes_extended((const unsigned char *) key,
+										   strlen(key), 0);
+	uint64		n;
+	uint64		i;
+	int64	   *runs;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (hash >> 32),
+						 (uint32) hash, INNGEST_LOCKTAG_SINGLETON);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+
+	values[0] = CStringGetTextDatum(key);
+	n = inngest_run_plan(&plans.singleton_active,
+						 "SELECT id FROM inngest.runs WHERE active_key = $1 "
+						 "ORDER BY id",
+						 1, types, values, NULL, SPI_OK_SELECT);
+	if (n == 0)
+		return 0;
+	runs = palloc(sizeof(int64) * n);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		runs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (!fn->flow->singleton_cancel)
+		return runs[0];
+	for (i = 0; i < n; i++)
+		(void) waits_cancel_run(runs[i], false, "singleton");
+	return 0;
+}
+
+/* debounce: gather the key's pending run, or start gathering one */
+static int64
+admit_debounce(InngestFunction *fn, Jsonb *event, bool *inserted)
+{
+	FlowConfig *flow = fn->flow;
+	Oid			types[6] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID,
+	INTERVALOID, TIMESTAMPTZOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	TimestampTz now = inngest_clock();
+	bool		isnull;
+	int64		run_id;
+
+	values[0] = CStringGetTextDatum(fn->id);
+	values[1] = JsonbPGetDatum(event);
+	values[2] = TimestampTzGetDatum(now + flow->debounce_period);
+	values[3] = CStringGetTextDatum(scoped_key("debounce", fn, flow->debounce_key, event));
+	/* the latest start: timeout after the first event, if there is one */
+	if (flow->debounce_timeout > 0)
+		values[4] = usecs_interval(flow->debounce_timeout);
+	else
+		nulls[4] = 'n';
+	values[5] = TimestampTzGetDatum(now);
+	(void) inngest_run_plan(&plans.debounce,
+							"INSERT INTO inngest.runs AS r (function_id, event, status, "
+							"wake_at, created_at, pending_key) "
+							"VALUES ($1, $2, 'queued', pg_catalog.least($3, $6 + $5), $6, $4) "
+							"ON CONFLICT (pending_key) WHERE pending_key IS NOT NULL "
+							"DO UPDATE SET event = excluded.event, "
+							"wake_at = pg_catalog.least($3, r.created_at + $5) "
+							"RETURNING id, xmax OPERATOR(pg_catalog.=) 0",
+							6, types, values, nulls, SPI_OK_INSERT_RETURNING);
+	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
+	*inserted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return run_id;
+}
+
+/* batchEvents: append the event to the key's open batch, or open one */
+static int64
+admit_batch(InngestFunction *fn, Jsonb *event, bool *inserted)
+{
+	FlowConfig *flow = fn->flow;
+	Oid			types[6] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID,
+	TIMESTAMPTZOID, INT4OID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	TimestampTz now = inngest_clock();
+	bool		isnull;
+	int64		run_id;
+	bool		alone;
+
+	/* events outside the batch condition, and batches of one, start at once */
+	alone = flow->batch_max == 1 ||
+		(flow->batch_if != NULL && !expr_match(flow->batch_if, event, NULL));
+
+	values[0] = CStringGetTextDatum(fn->id);
+	values[1] = JsonbPGetDatum(event);
+	values[2] = TimestampTzGetDatum(alone ? now : now + flow->batch_timeout);
+	if (alone)
+		nulls[3] = 'n';
+	else
+		values[3] = CStringGetTextDatum(scoped_key("batch", fn, flow->batch_key, event));
+	values[4] = TimestampTzGetDatum(now);
+	values[5] = Int32GetDatum(flow->batch_max);
+	(void) inngest_run_plan(&plans.batch,
+							"INSERT INTO inngest.runs AS r (function_id, event, status, "
+							"wake_at, created_at, pending_key) "
+							"VALUES ($1, pg_catalog.jsonb_build_object('events', "
+							"  pg_catalog.jsonb_build_array($2)), 'queued', $3, $5, $4) "
+							"ON CONFLICT (pending_key) WHERE pending_key IS NOT NULL "
+							"DO UPDATE SET "
+							"event = pg_catalog.jsonb_build_object('events', "
+							"  (r.event OPERATOR(pg_catalog.->) 'events') "
+							"  OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array($2)), "
+							"wake_at = CASE WHEN pg_catalog.jsonb_array_length("
+							"  r.event OPERATOR(pg_catalog.->) 'events') + 1 >= $6 "
+							"  THEN $5 ELSE r.wake_at END, "
+							"pending_key = CASE WHEN pg_catalog.jsonb_array_length("
+							"  r.event OPERATOR(pg_catalog.->) 'events') + 1 >= $6 "
+							"  THEN NULL ELSE r.pending_key END "
+							"RETURNING id, xmax OPERATOR(pg_catalog.=) 0",
+							6, types, values, nulls, SPI_OK_INSERT_RETURNING);
+	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
+	*inserted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return run_id;
+}
+
+/* The priority of a run in seconds, clamped to Inngest's range */
+static int
+run_priority(InngestFunction *fn, Jsonb *event)
+{
+	Jsonb	   *value = expr_eval_value(fn->flow->priority, event);
+	JsonbValue	scalar;
+	float8		secs;
+
+	if (value == NULL || !JB_ROOT_IS_SCALAR(value) ||
+		!JsonbExtractScalar(&value->root, &scalar) || scalar.type != jbvNumeric)
+		return 0;				/* not a number: no priority, as in Inngest */
+	secs = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+											  NumericGetDatum(scalar.val.numeric)));
+	if (secs > FLOW_MAX_PRIORITY)
+		return FLOW_MAX_PRIORITY;
+	if (secs < -FLOW_MAX_PRIORITY)
+		return -FLOW_MAX_PRIORITY;
+	return (int) rint(secs);
+}
+
+/*
+ * Start a run of fn for event under its flow-control rules, in the event's
+ * transaction.  Returns the run's id, or 0 if no run was created (an
+ * idempotent duplicate, or an event gathered into an existing run).  The
+ * caller has SPI connected, runs as the extension owner and holds the
+ * event-name locks of fn's cancelOn rules.
+ */
+int64
+flow_admit(InngestFunction *fn, Jsonb *event)
+{
+	FlowConfig *flow = fn->flow;
+	Oid			types[5] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	char	   *singleton = NULL;
+	TimestampTz now = inngest_clock();
+	TimestampTz wake_at = now;
+	bool		isnull;
+	bool		inserted = true;
+	int64		run_id;
+
+	if (flow->idempotency != NULL && !admit_idempotent(fn, event))
+		return 0;
+	if (flow->rate_limit > 0 && !admit_rate(fn, event))
+		return insert_skipped(fn, event, "rateLimit", 0);
+	if (flow->singleton_key != NULL)
+	{
+		int64		other;
+
+		singleton = scoped_key("singleton", fn, flow->singleton_key, event);
+		other = singleton_conflict(fn, singleton);
+		if (other != 0)
+			return insert_skipped(fn, event, "singleton", other);
+	}
+
+	if (flow->batch_max > 0)
+		run_id = admit_batch(fn, event, &inserted);
+	else if (flow->debounce_period > 0)
+		run_id = admit_debounce(fn, event, &inserted);
+	else
+	{
+		if (flow->throttle_limit > 0)
+			wake_at = throttle_start(fn, event);
+		if (flow->priority != NULL)
+			wake_at -= SECS(run_priority(fn, event));
+
+		values[0] = CStringGetTextDatum(fn->id);
+		values[1] = JsonbPGetDatum(event);
+		values[2] = TimestampTzGetDatum(wake_at);
+		if (singleton != NULL)
+			values[3] = CStringGetTextDatum(singleton);
+		else
+			nulls[3] = 'n';
+		values[4] = TimestampTzGetDatum(now);
+		(void) inngest_run_plan(&plans.insert_run,
+								"INSERT INTO inngest.runs (function_id, event, status, "
+								"wake_at, created_at, active_key) "
+								"VALUES ($1, $2, 'queued', $3, $5, $4) RETURNING id",
+								5, types, values, nulls, SPI_OK_INSERT_RETURNING);
+		run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+		SPI_freetuptable(SPI_tuptable);
+	}
+
+	if (inserted && fn->cancel_on != NIL)
+		ingest_register_cancel_waits(run_id, fn, event);
+	worker_request_wake();
+	return inserted ? run_id : 0;
+}
+
+/*
+ * Forget expired state: rate and throttle rows whose arrival time has
+ * passed are the same as no row, and idempotency keys older than 24
+ * hours no longer apply.  Called now and then by the executors.
+ */
+void
+flow_cleanup(void)
+{
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		values[1] = {TimestampTzGetDatum(inngest_clock())};
+
+	(void) inngest_run_plan(&plans.cleanup_state,
+							"DELETE FROM inngest.flow_state WHERE ctid = ANY (ARRAY("
+							"SELECT ctid FROM inngest.flow_state WHERE tat < $1 "
+							"LIMIT 10000 FOR UPDATE SKIP LOCKED))",
+							1, types, values, NULL, SPI_OK_DELETE);
+	(void) inngest_run_plan(&plans.cleanup_keys,
+							"DELETE FROM inngest.idempotency_keys WHERE ctid = ANY (ARRAY("
+							"SELECT ctid FROM inngest.idempotency_keys WHERE expires_at < $1 "
+							"LIMIT 10000 FOR UPDATE SKIP LOCKED))",
+							1, types, values, NULL, SPI_OK_DELETE);
+}

@@ -1,0 +1,476 @@
+/*-------------------------------------------------------------------------
+ *
+ * slots.c
+ *	  Concurrency limits: slots held while a run executes, and the queue of
+ *	  runs waiting for one.
+ *
+ * A concurrency key (the function, or a key value; scope env: shared by
+ * every function using the same key expression) has "limit" slots.  A slot
+ * is a transaction-level advisory lock on (hash of the key, slot number),
+ * taken with a try-lock by the executor before a step runs and released
+ * when that transaction ends: so a slot is held exactly while a step
+ * executes and until its writes are committed, and a run that sleeps or
+ * waits holds none.  A crashed executor's slots go with its transaction.
+ * The same backend re-entering a slot it holds (a worker driving several
+ * runs of one key in one transaction) runs them one after another, which
+ * the limit allows.
+ *
+ * "mode": "run" limits runs in flight instead: a run holds its place from
+ * its first step until it ends, sleeping included, which no lock can span.
+ * Such a run carries its key in runs.active_key (cleared when it ends),
+ * and a run may start while fewer than "limit" runs carry it; a try-lock
+ * on slot 0 of the key serializes that check with other starts.
+ *
+ * A run that finds no slot is set aside ("parked"): wake_at NULL, so it
+ * leaves the due index and is never claimed in vain, and blocked_on = the
+ * key, queue_at = its place (FIFO, with priority).  It comes back when a
+ * slot frees: whoever releases a key or parks a run on one remembers the
+ * key, and at its next transaction (after its commit, so the slot it held
+ * is free and the park it wrote is visible) probes the key's slots and
+ * makes the heads of the queue due again, at their old place.  A run
+ * parked while the slot holder was committing is thus always seen by one
+ * of the two: the holder's probe comes after its commit, and the parker's
+ * after the park's commit.  A sweep every second covers keys whose last
+ * holder was not an executor (a tick() session that went away, a run
+ * cancelled by SQL).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "inngest.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "executor.h"
+#include "flow.h"
+#include "jsonutil.h"
+#include "worker.h"
+
+/* Field4 of the advisory lock tags of concurrency slots */
+#define INNGEST_LOCKTAG_SLOT	0x4949
+
+/* How often the sweep runs, and flow state is cleaned up */
+#define SLOTS_SWEEP_MS			1000
+#define FLOW_CLEANUP_MS			60000
+
+/* One concurrency key of a run */
+typedef struct SlotKey
+{
+	char	   *key;			/* identity: "fn:<id>:<n>:<value>" or
+								 * "env:<expression>:<value>" */
+	uint64		hash;
+	int			limit;
+	bool		run_mode;
+} SlotKey;
+
+typedef struct RunSlots
+{
+	int			n;
+	SlotKey		keys[FLOW_MAX_CONCURRENCY];
+	int			blocked;		/* the key that had no free slot */
+} RunSlots;
+
+typedef struct SlotPlans
+{
+	SPIPlanPtr	count_active;
+	SPIPlanPtr	set_active;
+	SPIPlanPtr	park;
+	SPIPlanPtr	promote;
+	SPIPlanPtr	blocked_heads;
+} SlotPlans;
+
+static SlotPlans plans;
+
+/* Keys released or parked on since the last probe (TopMemoryContext) */
+static List *touched = NIL;
+
+static TimestampTz last_sweep = 0;
+static TimestampTz last_cleanup = 0;
+
+static void
+set_slot_tag(LOCKTAG *tag, uint64 hash, int slot)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (hash >> 32),
+						 ((uint32) hash & 0xFFFF0000) | (uint32) slot,
+						 INNGEST_LOCKTAG_SLOT);
+}
+
+/* The identity of concurrency entry i of fn for event */
+static char *
+key_identity(InngestFunction *fn, int i, Jsonb *event)
+{
+	ConcurrencyLimit *cl = &fn->flow->concurrency[i];
+	char	   *value = cl->key ? expr_eval_key(cl->key, event) : "";
+
+	if (cl->env)
+		return psprintf("env:%s:%s", cl->key_source, value);
+	return psprintf("fn:%s:%d:%s", fn->id, i, value);
+}
+
+static void
+fill_key(SlotKey *sk, char *key, ConcurrencyLimit *cl)
+{
+	sk->key = key;
+	sk->hash = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
+	sk->limit = cl->limit;
+	sk->run_mode = cl->run_mode;
+}
+
+/*
+ * Compute the concurrency keys of the run being claimed (fn has
+ * concurrency limits), in the run's memory.
+ */
+void
+slots_prepare(RunState *run, InngestFunction *fn)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(run->cxt);
+	RunSlots   *slots = palloc0(sizeof(RunSlots));
+	Jsonb	   *event = flow_key_event(fn, run->event);
+	int			i;
+
+	for (i = 0; i < fn->flow->nconcurrency; i++)
+		fill_key(&slots->keys[i], key_identity(fn, i, event),
+				 &fn->flow->concurrency[i]);
+	slots->n = fn->flow->nconcurrency;
+	slots->blocked = -1;
+	run->slots = slots;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Try one slot of a step-mode key for this transaction */
+static bool
+try_step_slot(SlotKey *sk, int *taken)
+{
+	int			s;
+
+	for (s = 1; s <= sk->limit; s++)
+	{
+		LOCKTAG		tag;
+
+		set_slot_tag(&tag, sk->hash, s);
+		if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		{
+			*taken = s;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Runs of the key in flight, other than run_id */
+static int64
+count_active(const char *key, int64 run_id)
+{
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(key);
+	values[1] = Int64GetDatum(run_id);
+	(void) inngest_run_plan(&plans.count_active,
+							"SELECT pg_catalog.count(*) FROM inngest.runs "
+							"WHERE active_key = $1 AND id <> $2",
+							2, types, values, NULL, SPI_OK_SELECT);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Try to take a place among the key's runs in flight (mode run) */
+static bool
+try_run_slot(SlotKey *sk, int64 run_id)
+{
+	LOCKTAG		tag;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+
+	set_slot_tag(&tag, sk->hash, 0);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return false;			/* another run of the key is starting */
+	if (count_active(sk->key, run_id) >= sk->limit)
+	{
+		LockRelease(&tag, ExclusiveLock, false);
+		return false;
+	}
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(sk->key);
+	(void) inngest_run_plan(&plans.set_active,
+							"UPDATE inngest.runs SET active_key = $2 WHERE id = $1",
+							2, types, values, NULL, SPI_OK_UPDATE);
+	return true;
+}
+
+/*
+ * Take a slot of every concurrency key of the run for this transaction.
+ * fresh: the run has not started (a "mode": "run" key is taken then, and
+ * kept until the run ends).  Returns false, holding nothing new, if some
+ * key has no free slot; the caller then parks the run.
+ */
+bool
+slots_acquire(RunState *run, bool fresh)
+{
+	RunSlots   *slots = run->slots;
+	int			taken[FLOW_MAX_CONCURRENCY];
+	int			i;
+
+	for (i = 0; i < slots->n; i++)
+	{
+		SlotKey    *sk = &slots->keys[i];
+		bool		ok;
+
+		taken[i] = 0;
+		if (sk->run_mode)
+			ok = !fresh || try_run_slot(sk, run->run_id);
+		else
+			ok = try_step_slot(sk, &taken[i]);
+		if (!ok)
+		{
+			/* give back what this call took: a parked run holds nothing */
+			while (--i >= 0)
+			{
+				LOCKTAG		tag;
+
+				if (taken[i] == 0)
+					continue;
+				set_slot_tag(&tag, slots->keys[i].hash, taken[i]);
+				LockRelease(&tag, ExclusiveLock, false);
+			}
+			slots->blocked = sk - slots->keys;
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Remember a key to probe at the next transaction */
+static void
+touch(SlotKey *sk)
+{
+	ListCell   *lc;
+	MemoryContext oldcxt;
+	SlotKey    *copy;
+
+	foreach(lc, touched)
+		if (strcmp(((SlotKey *) lfirst(lc))->key, sk->key) == 0)
+			return;
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	copy = palloc(sizeof(SlotKey));
+	*copy = *sk;
+	copy->key = pstrdup(sk->key);
+	touched = lappend(touched, copy);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Set the run aside until a slot of the key that blocked it frees: it
+ * leaves the due index, keeping its place in the key's queue.  A run
+ * parked between steps is 'queued' again; a sleeper or waiter keeps its
+ * status, so that it resumes as one.
+ */
+void
+slots_park(RunState *run)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	SlotKey    *sk = &run->slots->keys[run->slots->blocked];
+
+	Assert(run->slots->blocked >= 0);
+	values[0] = Int64GetDatum(run->run_id);
+	values[1] = CStringGetTextDatum(sk->key);
+	values[2] = TimestampTzGetDatum(run->queue_at);
+	(void) inngest_run_plan(&plans.park,
+							"UPDATE inngest.runs SET wake_at = NULL, blocked_on = $2, "
+							"queue_at = $3, status = CASE status WHEN 'running' "
+							"THEN 'queued' ELSE status END WHERE id = $1",
+							3, types, values, NULL, SPI_OK_UPDATE);
+	touch(sk);
+}
+
+/* The drive of the run ends: its keys are worth a probe after the commit */
+void
+slots_release(RunState *run)
+{
+	int			i;
+
+	if (run->slots == NULL)
+		return;
+	for (i = 0; i < run->slots->n; i++)
+		touch(&run->slots->keys[i]);
+}
+
+/* How many runs of the key could start now */
+static int
+free_slots(SlotKey *sk)
+{
+	int			free = 0;
+	int			s;
+
+	if (sk->run_mode)
+	{
+		int64		active = count_active(sk->key, 0);
+
+		return active >= sk->limit ? 0 : sk->limit - (int) active;
+	}
+	for (s = 1; s <= sk->limit; s++)
+	{
+		LOCKTAG		tag;
+
+		/* a session-level probe, given back at once */
+		set_slot_tag(&tag, sk->hash, s);
+		if (LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL)
+		{
+			LockRelease(&tag, ExclusiveLock, true);
+			free++;
+		}
+	}
+	return free;
+}
+
+/*
+ * Probe the keys touched since the last call and make the heads of their
+ * queues due again, as many as there are free slots.  Called at the start
+ * of a worker's transaction and of tick(), with SPI connected, as the
+ * extension owner.
+ */
+void
+slots_promote(void)
+{
+	Oid			types[3] = {TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	Datum	   *keys;
+	Datum	   *counts;
+	volatile int n = 0;
+	ListCell   *lc;
+	List	   *work = touched;
+
+	if (work == NIL)
+		return;
+	touched = NIL;
+
+	keys = palloc(sizeof(Datum) * list_length(work));
+	counts = palloc(sizeof(Datum) * list_length(work));
+	PG_TRY();
+	{
+		foreach(lc, work)
+		{
+			SlotKey    *sk = lfirst(lc);
+			int			free = free_slots(sk);
+
+			if (free > 0)
+			{
+				keys[n] = CStringGetTextDatum(sk->key);
+				counts[n] = Int32GetDatum(free);
+				n++;
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		list_free_deep(work);
+	}
+	PG_END_TRY();
+	if (n == 0)
+		return;
+
+	values[0] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false,
+												TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(counts, n, INT4OID, 4, true,
+												TYPALIGN_INT));
+	values[2] = TimestampTzGetDatum(inngest_clock());
+	if (inngest_run_plan(&plans.promote,
+						 "UPDATE inngest.runs r SET blocked_on = NULL, "
+						 "wake_at = pg_catalog.least(r.queue_at, $3) "
+						 "FROM (SELECT h.id FROM ROWS FROM "
+						 "  (pg_catalog.unnest($1::pg_catalog.text[]), "
+						 "   pg_catalog.unnest($2::pg_catalog.int4[])) AS k(key, n), "
+						 "  LATERAL (SELECT id FROM inngest.runs "
+						 "    WHERE blocked_on = k.key ORDER BY queue_at, id "
+						 "    LIMIT k.n FOR UPDATE SKIP LOCKED) h) AS heads "
+						 "WHERE r.id = heads.id AND r.blocked_on IS NOT NULL",
+						 3, types, values, NULL, SPI_OK_UPDATE) > 0)
+		worker_request_wake();
+}
+
+/*
+ * The safety net: every second, find the keys that have runs set aside
+ * and probe them (see the file header).  Returns true if some run is set
+ * aside, so that an idle executor comes back in a second.  Also cleans
+ * up expired flow state now and then.
+ */
+bool
+slots_sweep(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	uint64		n;
+	uint64		i;
+	SPITupleTable *tuptable;
+
+	if (!TimestampDifferenceExceeds(last_sweep, now, SLOTS_SWEEP_MS))
+		return touched != NIL;
+	last_sweep = now;
+	if (TimestampDifferenceExceeds(last_cleanup, now, FLOW_CLEANUP_MS))
+	{
+		last_cleanup = now;
+		flow_cleanup();
+	}
+
+	/* one head per key, by a skip scan of runs_blocked */
+	n = inngest_run_plan(&plans.blocked_heads,
+						 "WITH RECURSIVE k(key) AS ("
+						 "  (SELECT blocked_on FROM inngest.runs "
+						 "   WHERE blocked_on IS NOT NULL ORDER BY blocked_on LIMIT 1) "
+						 "  UNION ALL "
+						 "  SELECT (SELECT blocked_on FROM inngest.runs "
+						 "    WHERE blocked_on > k.key ORDER BY blocked_on LIMIT 1) "
+						 "  FROM k WHERE k.key IS NOT NULL) "
+						 "SELECT k.key, h.function_id, h.event FROM k, LATERAL "
+						 "  (SELECT function_id, event FROM inngest.runs "
+						 "   WHERE blocked_on = k.key ORDER BY queue_at, id LIMIT 1) h "
+						 "WHERE k.key IS NOT NULL LIMIT 10000",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (n == 0)
+		return false;
+	tuptable = SPI_tuptable;
+	catalog_refresh();
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = tuptable->vals[i];
+		bool		isnull;
+		char	   *key = TextDatumGetCString(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull));
+		InngestFunction *fn;
+		int			e = 0;
+
+		fn = catalog_lookup_function(TextDatumGetCString(SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull)));
+		for (; fn != NULL && fn->flow != NULL && e < fn->flow->nconcurrency; e++)
+		{
+			Jsonb	   *event = DatumGetJsonbP(SPI_getbinval(tup, tuptable->tupdesc, 3, &isnull));
+			char	   *identity = key_identity(fn, e, flow_key_event(fn, event));
+
+			if (strcmp(identity, key) == 0)
+			{
+				SlotKey		sk;
+
+				fill_key(&sk, identity, &fn->flow->concurrency[e]);
+				touch(&sk);
+				break;
+			}
+		}
+		if (fn == NULL || fn->flow == NULL || e == fn->flow->nconcurrency)
+		{
+			/* the limit was removed since: let the run go and see */
+			SlotKey		sk;
+			ConcurrencyLimit one = {.limit = 1};
+
+			fill_key(&sk, key, &one);
+			touch(&sk);
+		}
+	}
+	slots_promote();
+	return true;
+}
