@@ -93,6 +93,12 @@ typedef struct StepPlan
 
 #define STEP_PLAN_CACHE_SIZE 1024
 
+/*
+ * How often one tick() may bring back runs that waited for a concurrency
+ * slot it released (a bound, in case a probe and a claim keep disagreeing)
+ */
+#define TICK_MAX_PROMOTIONS 1000
+
 typedef enum InvokeResult
 {
 	INVOKE_COMPLETED,			/* the handler returned; output is set */
@@ -1184,6 +1190,7 @@ executor_tick(int max_runs)
 	Oid			save_userid;
 	int			save_sec;
 	int			count = 0;
+	int			promotions = 0;
 
 	if (current_run != NULL)
 		ereport(ERROR,
@@ -1200,7 +1207,7 @@ executor_tick(int max_runs)
 
 	/* runs set aside for a concurrency slot that may be free now */
 	(void) slots_sweep();
-	slots_promote();
+	(void) slots_promote(true);
 	CommandCounterIncrement();
 
 	while (max_runs <= 0 || count < max_runs)
@@ -1210,6 +1217,12 @@ executor_tick(int max_runs)
 		{
 			/* matches left for runs that were busy may make some due */
 			if (waits_apply_hits() > 0)
+			{
+				CommandCounterIncrement();
+				continue;
+			}
+			/* so may the concurrency keys that runs just released */
+			if (promotions++ < TICK_MAX_PROMOTIONS && slots_promote(false) > 0)
 			{
 				CommandCounterIncrement();
 				continue;

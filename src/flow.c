@@ -614,7 +614,7 @@ admit_rate(InngestFunction *fn, Jsonb *event)
 							"INSERT INTO inngest.flow_state AS s (key, tat) "
 							"VALUES ($1, $2 + $3) "
 							"ON CONFLICT (key) DO UPDATE "
-							"SET tat = pg_catalog.greatest(s.tat, $2) + $3 "
+							"SET tat = GREATEST(s.tat, $2) + $3 "
 							"WHERE s.tat - $4 <= $2",
 							4, types, values, NULL, SPI_OK_INSERT) == 1;
 }
@@ -643,7 +643,7 @@ throttle_start(InngestFunction *fn, Jsonb *event)
 							"INSERT INTO inngest.flow_state AS s (key, tat) "
 							"VALUES ($1, $2 + $3) "
 							"ON CONFLICT (key) DO UPDATE "
-							"SET tat = pg_catalog.greatest(s.tat, $2) + $3 "
+							"SET tat = GREATEST(s.tat, $2) + $3 "
 							"RETURNING tat",
 							3, types, values, NULL, SPI_OK_INSERT_RETURNING);
 	tat = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
@@ -753,10 +753,10 @@ admit_debounce(InngestFunction *fn, Jsonb *event, bool *inserted)
 	(void) inngest_run_plan(&plans.debounce,
 							"INSERT INTO inngest.runs AS r (function_id, event, status, "
 							"wake_at, created_at, pending_key) "
-							"VALUES ($1, $2, 'queued', pg_catalog.least($3, $6 + $5), $6, $4) "
+							"VALUES ($1, $2, 'queued', LEAST($3, $6 + $5), $6, $4) "
 							"ON CONFLICT (pending_key) WHERE pending_key IS NOT NULL "
 							"DO UPDATE SET event = excluded.event, "
-							"wake_at = pg_catalog.least($3, r.created_at + $5) "
+							"wake_at = LEAST($3, r.created_at + $5) "
 							"RETURNING id, xmax OPERATOR(pg_catalog.=) 0",
 							6, types, values, nulls, SPI_OK_INSERT_RETURNING);
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],

@@ -77,7 +77,7 @@ extern void slots_prepare(struct RunState *run, InngestFunction *fn);
 extern bool slots_acquire(struct RunState *run, bool fresh);
 extern void slots_park(struct RunState *run);
 extern void slots_release(struct RunState *run);
-extern void slots_promote(void);
+extern int	slots_promote(bool consume);
 extern bool slots_sweep(void);
 
 #endif							/* INNGEST_FLOW_H */

@@ -334,12 +334,19 @@ free_slots(SlotKey *sk)
 
 /*
  * Probe the keys touched since the last call and make the heads of their
- * queues due again, as many as there are free slots.  Called at the start
- * of a worker's transaction and of tick(), with SPI connected, as the
- * extension owner.
+ * queues due again, as many as there are free slots.  Returns how many.
+ * Called with SPI connected, as the extension owner:
+ *
+ * - with consume, at the start of a transaction (a worker's, or tick()'s),
+ *   after the commit of what touched the keys: the protocol of the file
+ *   header, after which the keys are forgotten;
+ * - without, when a transaction has run out of due runs: the keys it
+ *   released are free for itself (its own slots, its own ended runs), so
+ *   the runs waiting for them can go on in the same transaction.  The keys
+ *   are still probed after the commit, for other sessions' sake.
  */
-void
-slots_promote(void)
+int
+slots_promote(bool consume)
 {
 	Oid			types[3] = {TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZOID};
 	Datum		values[3];
@@ -350,8 +357,9 @@ slots_promote(void)
 	List	   *work = touched;
 
 	if (work == NIL)
-		return;
-	touched = NIL;
+		return 0;
+	if (consume)
+		touched = NIL;
 
 	keys = palloc(sizeof(Datum) * list_length(work));
 	counts = palloc(sizeof(Datum) * list_length(work));
@@ -372,20 +380,21 @@ slots_promote(void)
 	}
 	PG_FINALLY();
 	{
-		list_free_deep(work);
+		if (consume)
+			list_free_deep(work);
 	}
 	PG_END_TRY();
 	if (n == 0)
-		return;
+		return 0;
 
 	values[0] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false,
 												TYPALIGN_INT));
 	values[1] = PointerGetDatum(construct_array(counts, n, INT4OID, 4, true,
 												TYPALIGN_INT));
 	values[2] = TimestampTzGetDatum(inngest_clock());
-	if (inngest_run_plan(&plans.promote,
+	n = inngest_run_plan(&plans.promote,
 						 "UPDATE inngest.runs r SET blocked_on = NULL, "
-						 "wake_at = pg_catalog.least(r.queue_at, $3) "
+						 "wake_at = LEAST(r.queue_at, $3) "
 						 "FROM (SELECT h.id FROM ROWS FROM "
 						 "  (pg_catalog.unnest($1::pg_catalog.text[]), "
 						 "   pg_catalog.unnest($2::pg_catalog.int4[])) AS k(key, n), "
@@ -393,8 +402,10 @@ slots_promote(void)
 						 "    WHERE blocked_on = k.key ORDER BY queue_at, id "
 						 "    LIMIT k.n FOR UPDATE SKIP LOCKED) h) AS heads "
 						 "WHERE r.id = heads.id AND r.blocked_on IS NOT NULL",
-						 3, types, values, NULL, SPI_OK_UPDATE) > 0)
+						 3, types, values, NULL, SPI_OK_UPDATE);
+	if (n > 0)
 		worker_request_wake();
+	return n;
 }
 
 /*
@@ -471,6 +482,6 @@ slots_sweep(void)
 			touch(&sk);
 		}
 	}
-	slots_promote();
+	(void) slots_promote(true);
 	return true;
 }

@@ -421,7 +421,7 @@ executor_round(TimestampTz *next_wake)
 			 * wait for their slots (slots.c).
 			 */
 			blocked = slots_sweep();
-			slots_promote();
+			(void) slots_promote(true);
 			CommandCounterIncrement();
 
 			/*
@@ -430,7 +430,9 @@ executor_round(TimestampTz *next_wake)
 			 * A run whose steps are slow ends the batch, and a lone run is
 			 * committed at once, so batching adds no latency when idle.
 			 */
-			while (n < inngest_runs_per_transaction && executor_run_next(true))
+			while (n < inngest_runs_per_transaction &&
+				   (executor_run_next(true) ||
+					(slots_promote(false) > 0 && executor_run_next(true))))
 			{
 				n++;
 				CommandCounterIncrement();
