@@ -52,10 +52,15 @@ bench/bench_runs: bench/bench_runs.c bench/bench_util.h
 	$(CC) -O2 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) \
 		-o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq
 
-bench: bench/bench_runs
+bench: bench/bench_runs bench/bench_waits bench/bench_flow
 .PHONY: bench
 
 # The libpq benchmark of waits and sleeps (scripts/bench_waits.sh)
 bench/bench_waits: bench/bench_waits.c bench/bench_util.h
+	$(CC) -O2 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) \
+		-o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq
+
+# The libpq benchmark of concurrency keys (scripts/bench_flow.sh)
+bench/bench_flow: bench/bench_flow.c bench/bench_util.h
 	$(CC) -O2 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) \
 		-o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq

@@ -851,10 +851,12 @@ int64
 flow_admit(InngestFunction *fn, Jsonb *event)
 {
 	FlowConfig *flow = fn->flow;
-	Oid			types[5] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[6] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID,
+	TIMESTAMPTZOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	char	   *singleton = NULL;
+	char	   *park;
 	TimestampTz now = inngest_clock();
 	TimestampTz wake_at = now;
 	bool		isnull;
@@ -894,11 +896,18 @@ flow_admit(InngestFunction *fn, Jsonb *event)
 		else
 			nulls[3] = 'n';
 		values[4] = TimestampTzGetDatum(now);
+		/* a busy concurrency key: created set aside (slots.c) */
+		park = slots_ingest_park(fn, event);
+		if (park != NULL)
+			values[5] = CStringGetTextDatum(park);
+		else
+			nulls[5] = 'n';
 		(void) inngest_run_plan(&plans.insert_run,
 								"INSERT INTO inngest.runs (function_id, event, status, "
-								"wake_at, created_at, active_key) "
-								"VALUES ($1, $2, 'queued', $3, $5, $4) RETURNING id",
-								5, types, values, nulls, SPI_OK_INSERT_RETURNING);
+								"wake_at, created_at, active_key, blocked_on, queue_at) "
+								"VALUES ($1, $2, 'queued', CASE WHEN $6 IS NULL THEN $3 END, "
+								"$5, $4, $6, CASE WHEN $6 IS NOT NULL THEN $3 END) RETURNING id",
+								6, types, values, nulls, SPI_OK_INSERT_RETURNING);
 		run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 1, &isnull));
 		SPI_freetuptable(SPI_tuptable);

@@ -79,5 +79,7 @@ extern void slots_park(struct RunState *run);
 extern void slots_release(struct RunState *run);
 extern int	slots_promote(bool consume);
 extern bool slots_sweep(void);
+extern void slots_ingest_begin(void);
+extern char *slots_ingest_park(InngestFunction *fn, Jsonb *event);
 
 #endif							/* INNGEST_FLOW_H */

@@ -62,6 +62,9 @@ typedef struct RunBatch
 	int			n;
 	Datum		function_ids[INGEST_BATCH];
 	Datum		events[INGEST_BATCH];
+	Datum		parked[INGEST_BATCH];	/* concurrency key to wait for */
+	bool		parked_nulls[INGEST_BATCH];
+	bool		any_parked;
 	bool		cancel_on;		/* a function of these runs has cancelOn */
 	int			nwaited;
 	Datum		waited_names[INGEST_BATCH];
@@ -80,17 +83,47 @@ static SPIPlanPtr dedup_plan = NULL;
 static SPIPlanPtr send_plan = NULL;
 static SPIPlanPtr insert_runs_returning_plan = NULL;
 static SPIPlanPtr insert_run_plan = NULL;
+static SPIPlanPtr insert_parked_plan = NULL;
 
 PG_FUNCTION_INFO_V1(inngest_events_trigger);
+
+/*
+ * Register the cancelOn waits of the runs an INSERT ... RETURNING id,
+ * function_id, event just created (in SPI_tuptable).
+ */
+static void
+register_new_runs_cancel_waits(void)
+{
+	SPITupleTable *tuptable = SPI_tuptable;
+	uint64		nrows = SPI_processed;
+	uint64		i;
+
+	for (i = 0; i < nrows; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = tuptable->vals[i];
+		InngestFunction *fn;
+
+		fn = catalog_lookup_function(TextDatumGetCString(SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull)));
+		if (fn != NULL && fn->cancel_on != NIL)
+			ingest_register_cancel_waits(DatumGetInt64(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull)),
+										 fn,
+										 DatumGetJsonbP(SPI_getbinval(tup, tuptable->tupdesc, 3, &isnull)));
+	}
+	SPI_freetuptable(tuptable);
+}
 
 /* Insert the accumulated runs in one statement */
 static void
 flush_runs(RunBatch *batch)
 {
-	Oid			types[3] = {TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZOID};
-	Datum		values[3];
+	Oid			types[4] = {TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZOID,
+	TEXTARRAYOID};
+	Datum		values[4];
 	SPIPlanPtr	plan;
 	int			ret;
+	int			dims[1];
+	int			lbs[1] = {1};
 
 	/* events resolve the waits that exist before this statement's runs */
 	if (batch->nwaited > 0)
@@ -107,8 +140,31 @@ flush_runs(RunBatch *batch)
 	values[1] = PointerGetDatum(construct_array(batch->events, batch->n,
 												JSONBOID, -1, false, TYPALIGN_INT));
 	values[2] = TimestampTzGetDatum(inngest_clock());
+	dims[0] = batch->n;
+	values[3] = batch->any_parked ?
+		PointerGetDatum(construct_md_array(batch->parked, batch->parked_nulls, 1,
+										   dims, lbs, TEXTOID, -1, false,
+										   TYPALIGN_INT)) :
+		PointerGetDatum(construct_empty_array(TEXTOID));
 
-	if (!batch->cancel_on)
+	if (batch->any_parked)
+	{
+		/* some runs wait for a busy concurrency key: created set aside */
+		plan = inngest_keep_plan(&insert_parked_plan,
+								 "INSERT INTO inngest.runs (function_id, event, status, wake_at, "
+								 "created_at, blocked_on, queue_at) "
+								 "SELECT u.f, u.e, 'queued', CASE WHEN u.b IS NULL THEN $3 END, $3, "
+								 "u.b, CASE WHEN u.b IS NOT NULL THEN $3 END "
+								 "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+								 "pg_catalog.unnest($2::pg_catalog.jsonb[]), "
+								 "pg_catalog.unnest($4::pg_catalog.text[])) AS u(f, e, b) "
+								 "RETURNING id, function_id, event", 4, types);
+		ret = SPI_execute_plan(plan, values, NULL, false, 0);
+		if (ret != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not insert runs: %s", SPI_result_code_string(ret));
+		register_new_runs_cancel_waits();
+	}
+	else if (!batch->cancel_on)
 	{
 		plan = inngest_keep_plan(&insert_runs_plan,
 								 "INSERT INTO inngest.runs (function_id, event, status, wake_at, created_at) "
@@ -122,10 +178,6 @@ flush_runs(RunBatch *batch)
 	else
 	{
 		/* some functions have cancelOn rules: register them for the new runs */
-		SPITupleTable *tuptable;
-		uint64		nrows;
-		uint64		i;
-
 		plan = inngest_keep_plan(&insert_runs_returning_plan,
 								 "INSERT INTO inngest.runs (function_id, event, status, wake_at, created_at) "
 								 "SELECT u.f, u.e, 'queued', $3, $3 "
@@ -135,23 +187,10 @@ flush_runs(RunBatch *batch)
 		ret = SPI_execute_plan(plan, values, NULL, false, 0);
 		if (ret != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "could not insert runs: %s", SPI_result_code_string(ret));
-		tuptable = SPI_tuptable;
-		nrows = SPI_processed;
-		for (i = 0; i < nrows; i++)
-		{
-			bool		isnull;
-			HeapTuple	tup = tuptable->vals[i];
-			InngestFunction *fn;
-
-			fn = catalog_lookup_function(TextDatumGetCString(SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull)));
-			if (fn != NULL && fn->cancel_on != NIL)
-				ingest_register_cancel_waits(DatumGetInt64(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull)),
-									  fn,
-									  DatumGetJsonbP(SPI_getbinval(tup, tuptable->tupdesc, 3, &isnull)));
-		}
-		SPI_freetuptable(tuptable);
+		register_new_runs_cancel_waits();
 	}
 	batch->n = 0;
+	batch->any_parked = false;
 	batch->cancel_on = false;
 	worker_request_wake();
 }
@@ -518,6 +557,8 @@ inngest_events_trigger(PG_FUNCTION_ARGS)
 	batch->n = 0;
 	batch->nwaited = 0;
 	batch->cancel_on = false;
+	batch->any_parked = false;
+	slots_ingest_begin();
 	tuplestore_rescan(store);
 	while (tuplestore_gettupleslot(store, true, false, slot))
 	{
@@ -577,6 +618,14 @@ inngest_events_trigger(PG_FUNCTION_ARGS)
 			}
 			batch->function_ids[batch->n] =
 				CStringGetTextDatum(trig->function->id);
+			{
+				/* a busy concurrency key: the run is created set aside */
+				char	   *park = slots_ingest_park(trig->function, event);
+
+				batch->parked[batch->n] = park ? CStringGetTextDatum(park) : (Datum) 0;
+				batch->parked_nulls[batch->n] = park == NULL;
+				batch->any_parked |= park != NULL;
+			}
 			if (trig->function->cancel_on != NIL)
 				batch->cancel_on = true;
 			batch->events[batch->n] = JsonbPGetDatum(event);

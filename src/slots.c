@@ -44,6 +44,7 @@
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -63,9 +64,9 @@
 /* One concurrency key of a run */
 typedef struct SlotKey
 {
+	uint64		hash;			/* hash key in the touched table */
 	char	   *key;			/* identity: "fn:<id>:<n>:<value>" or
 								 * "env:<expression>:<value>" */
-	uint64		hash;
 	int			limit;
 	bool		run_mode;
 } SlotKey;
@@ -84,12 +85,18 @@ typedef struct SlotPlans
 	SPIPlanPtr	park;
 	SPIPlanPtr	promote;
 	SPIPlanPtr	blocked_heads;
+	SPIPlanPtr	any_blocked;
+	SPIPlanPtr	key_blocked;
 } SlotPlans;
 
 static SlotPlans plans;
 
-/* Keys released or parked on since the last probe (TopMemoryContext) */
-static List *touched = NIL;
+/*
+ * Keys released or parked on since the last probe, by hash (a 64-bit
+ * collision would only merge two keys' probes).  In touched_cxt.
+ */
+static HTAB *touched = NULL;
+static MemoryContext touched_cxt = NULL;
 
 static TimestampTz last_sweep = 0;
 static TimestampTz last_cleanup = 0;
@@ -252,19 +259,31 @@ slots_acquire(RunState *run, bool fresh)
 static void
 touch(SlotKey *sk)
 {
-	ListCell   *lc;
-	MemoryContext oldcxt;
-	SlotKey    *copy;
+	SlotKey    *entry;
+	bool		found;
 
-	foreach(lc, touched)
-		if (strcmp(((SlotKey *) lfirst(lc))->key, sk->key) == 0)
-			return;
-	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	copy = palloc(sizeof(SlotKey));
-	*copy = *sk;
-	copy->key = pstrdup(sk->key);
-	touched = lappend(touched, copy);
-	MemoryContextSwitchTo(oldcxt);
+	if (touched == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (touched_cxt == NULL)
+			touched_cxt = AllocSetContextCreate(TopMemoryContext,
+												"inngest touched keys",
+												ALLOCSET_SMALL_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(SlotKey);
+		ctl.hcxt = touched_cxt;
+		touched = hash_create("inngest touched keys", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(touched, &sk->hash, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->key = MemoryContextStrdup(touched_cxt, sk->key);
+		entry->limit = sk->limit;
+		entry->run_mode = sk->run_mode;
+	}
 }
 
 /*
@@ -352,38 +371,34 @@ slots_promote(bool consume)
 	Datum		values[3];
 	Datum	   *keys;
 	Datum	   *counts;
-	volatile int n = 0;
-	ListCell   *lc;
-	List	   *work = touched;
+	int			n = 0;
+	long		ntouched;
+	HASH_SEQ_STATUS status;
+	SlotKey    *sk;
 
-	if (work == NIL)
+	if (touched == NULL || (ntouched = hash_get_num_entries(touched)) == 0)
 		return 0;
-	if (consume)
-		touched = NIL;
 
-	keys = palloc(sizeof(Datum) * list_length(work));
-	counts = palloc(sizeof(Datum) * list_length(work));
-	PG_TRY();
+	keys = palloc(sizeof(Datum) * ntouched);
+	counts = palloc(sizeof(Datum) * ntouched);
+	hash_seq_init(&status, touched);
+	while ((sk = hash_seq_search(&status)) != NULL)
 	{
-		foreach(lc, work)
-		{
-			SlotKey    *sk = lfirst(lc);
-			int			free = free_slots(sk);
+		int			free = free_slots(sk);
 
-			if (free > 0)
-			{
-				keys[n] = CStringGetTextDatum(sk->key);
-				counts[n] = Int32GetDatum(free);
-				n++;
-			}
+		if (free > 0)
+		{
+			keys[n] = CStringGetTextDatum(sk->key);
+			counts[n] = Int32GetDatum(free);
+			n++;
 		}
 	}
-	PG_FINALLY();
+	if (consume)
 	{
-		if (consume)
-			list_free_deep(work);
+		/* forgotten only once probed: an error above keeps them */
+		touched = NULL;
+		MemoryContextReset(touched_cxt);
 	}
-	PG_END_TRY();
 	if (n == 0)
 		return 0;
 
@@ -423,7 +438,7 @@ slots_sweep(void)
 	SPITupleTable *tuptable;
 
 	if (!TimestampDifferenceExceeds(last_sweep, now, SLOTS_SWEEP_MS))
-		return touched != NIL;
+		return touched != NULL && hash_get_num_entries(touched) > 0;
 	last_sweep = now;
 	if (TimestampDifferenceExceeds(last_cleanup, now, FLOW_CLEANUP_MS))
 	{
@@ -484,4 +499,98 @@ slots_sweep(void)
 	}
 	(void) slots_promote(true);
 	return true;
+}
+
+/* ----------------------------------------------------------------------
+ * Setting runs aside as they are created
+ *
+ * A run of a key whose slots are all taken, or whose queue already has
+ * runs set aside, is created set aside: a flood of events for one busy key
+ * never enters the due queue, where each run would be claimed only to be
+ * set aside (and, while a long step holds back vacuum, leave a dead index
+ * entry that every later claim steps over).  The decision is taken once
+ * per key and statement.  A slot freed between this probe and the
+ * event's commit is found by the sweep.
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct IngestKey
+{
+	uint64		hash;			/* hash key */
+	bool		park;
+} IngestKey;
+
+static HTAB *ingest_keys = NULL;
+static MemoryContext ingest_cxt = NULL;
+static int	any_blocked = -1;	/* is any run set aside? -1: not asked */
+
+/* Start a statement's decisions (the event trigger, ingest_start_run) */
+void
+slots_ingest_begin(void)
+{
+	HASHCTL		ctl;
+
+	if (ingest_cxt == NULL)
+		ingest_cxt = AllocSetContextCreate(TopMemoryContext,
+										   "inngest ingest keys",
+										   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(ingest_cxt);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(IngestKey);
+	ctl.hcxt = ingest_cxt;
+	ingest_keys = hash_create("inngest ingest keys", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	any_blocked = -1;
+}
+
+/* Does the key have runs set aside? */
+static bool
+queue_nonempty(SlotKey *sk)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	if (any_blocked < 0)
+		any_blocked = inngest_run_plan(&plans.any_blocked,
+									   "SELECT 1 FROM inngest.runs "
+									   "WHERE blocked_on IS NOT NULL LIMIT 1",
+									   0, NULL, NULL, NULL, SPI_OK_SELECT) > 0;
+	if (!any_blocked)
+		return false;
+	values[0] = CStringGetTextDatum(sk->key);
+	return inngest_run_plan(&plans.key_blocked,
+							"SELECT 1 FROM inngest.runs WHERE blocked_on = $1 LIMIT 1",
+							1, types, values, NULL, SPI_OK_SELECT) > 0;
+}
+
+/*
+ * The concurrency key a new run of fn with this event must wait for, or
+ * NULL if it may be due at once.  Allocates in the current context.
+ */
+char *
+slots_ingest_park(InngestFunction *fn, Jsonb *event)
+{
+	Jsonb	   *key_event;
+	int			i;
+
+	if (fn->flow == NULL || fn->flow->nconcurrency == 0)
+		return NULL;
+	if (ingest_keys == NULL)
+		slots_ingest_begin();
+	key_event = flow_key_event(fn, event);
+	for (i = 0; i < fn->flow->nconcurrency; i++)
+	{
+		SlotKey		sk;
+		IngestKey  *entry;
+		bool		found;
+
+		fill_key(&sk, key_identity(fn, i, key_event), &fn->flow->concurrency[i]);
+		entry = hash_search(ingest_keys, &sk.hash, HASH_ENTER, &found);
+		if (!found)
+			entry->park = queue_nonempty(&sk) || free_slots(&sk) == 0;
+		if (entry->park)
+			return sk.key;
+	}
+	return NULL;
 }
