@@ -913,8 +913,13 @@ flow_admit(InngestFunction *fn, Jsonb *event)
 		SPI_freetuptable(SPI_tuptable);
 	}
 
-	if (inserted && fn->cancel_on != NIL)
+	if (fn->cancel_on != NIL && (inserted || flow->debounce_period > 0))
+	{
+		/* a debounced run now has this event: match cancelOn against it */
+		if (!inserted)
+			waits_forget_run(run_id);
 		ingest_register_cancel_waits(run_id, fn, event);
+	}
 	worker_request_wake();
 	return inserted ? run_id : 0;
 }

@@ -88,6 +88,17 @@ SELECT event->'data' AS data, status, pending_key IS NOT NULL AS gathering
 FROM inngest.runs WHERE function_id = 'debounced' AND event->'data'->>'account' = '3'
 ORDER BY id;
 
+-- a debounced run's cancelOn matches its latest event
+SELECT inngest.create_function('{"id": "debounced-cancel", "event": "dc",
+  "debounce": {"period": "5m"},
+  "cancelOn": [{"event": "dc.cancel", "match": "data.version"}]}', 'app.record');
+INSERT INTO inngest.events (name, data) VALUES ('dc', '{"version": 1}');
+INSERT INTO inngest.events (name, data) VALUES ('dc', '{"version": 2}');
+INSERT INTO inngest.events (name, data) VALUES ('dc.cancel', '{"version": 1}');
+SELECT event->'data' AS data, status FROM inngest.runs WHERE function_id = 'debounced-cancel';
+INSERT INTO inngest.events (name, data) VALUES ('dc.cancel', '{"version": 2}');
+SELECT event->'data' AS data, status FROM inngest.runs WHERE function_id = 'debounced-cancel';
+
 -- batchEvents: one run per batch of up to 3 events per key, or after 5s;
 -- the handler gets {"events": [...]}; events outside "if" run alone
 SET inngest.fake_now = '2026-10-01 15:00:00+00';
