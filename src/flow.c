@@ -404,6 +404,41 @@ parse_singleton(JsonbValue *v, FlowConfig *flow)
 }
 
 static void
+parse_priority(JsonbValue *v, FlowConfig *flow)
+{
+	static const char *const keys[] = {"run", NULL};
+	JsonbContainer *obj = get_object(v, "priority");
+	JsonbValue	kv;
+
+	check_keys(obj, "priority", keys, "priority has \"run\".");
+	if (has(obj, "run", &kv))
+		flow->priority = get_expression(&kv, "priority.run");
+}
+
+static void
+parse_idempotency(JsonbValue *v, FlowConfig *flow)
+{
+	flow->idempotency = get_expression(v, "idempotency");
+}
+
+/* The flow-control keys of a configuration and their parsers */
+static const struct
+{
+	const char *key;
+	void		(*parse) (JsonbValue *v, FlowConfig *flow);
+}			flow_keys[] =
+{
+	{"concurrency", parse_concurrency},
+	{"throttle", parse_throttle},
+	{"rateLimit", parse_rate_limit},
+	{"debounce", parse_debounce},
+	{"batchEvents", parse_batch},
+	{"priority", parse_priority},
+	{"idempotency", parse_idempotency},
+	{"singleton", parse_singleton},
+};
+
+static void
 pg_attribute_noreturn()
 incompatible(const char *a, const char *b, const char *why)
 {
@@ -471,51 +506,13 @@ flow_parse_config(Jsonb *config, bool has_cancel_on)
 	JsonbContainer *root = &config->root;
 	JsonbValue	v;
 	bool		any = false;
+	int			i;
 
-	if (has(root, "concurrency", &v))
+	for (i = 0; i < lengthof(flow_keys); i++)
 	{
-		parse_concurrency(&v, flow);
-		any = true;
-	}
-	if (has(root, "throttle", &v))
-	{
-		parse_throttle(&v, flow);
-		any = true;
-	}
-	if (has(root, "rateLimit", &v))
-	{
-		parse_rate_limit(&v, flow);
-		any = true;
-	}
-	if (has(root, "debounce", &v))
-	{
-		parse_debounce(&v, flow);
-		any = true;
-	}
-	if (has(root, "batchEvents", &v))
-	{
-		parse_batch(&v, flow);
-		any = true;
-	}
-	if (has(root, "priority", &v))
-	{
-		static const char *const keys[] = {"run", NULL};
-		JsonbContainer *obj = get_object(&v, "priority");
-		JsonbValue	kv;
-
-		check_keys(obj, "priority", keys, "priority has \"run\".");
-		if (has(obj, "run", &kv))
-			flow->priority = get_expression(&kv, "priority.run");
-		any = true;
-	}
-	if (has(root, "idempotency", &v))
-	{
-		flow->idempotency = get_expression(&v, "idempotency");
-		any = true;
-	}
-	if (has(root, "singleton", &v))
-	{
-		parse_singleton(&v, flow);
+		if (!has(root, flow_keys[i].key, &v))
+			continue;
+		flow_keys[i].parse(&v, flow);
 		any = true;
 	}
 	if (!any)

@@ -83,7 +83,6 @@ static SPIPlanPtr dedup_plan = NULL;
 static SPIPlanPtr send_plan = NULL;
 static SPIPlanPtr insert_runs_returning_plan = NULL;
 static SPIPlanPtr insert_run_plan = NULL;
-static SPIPlanPtr insert_parked_plan = NULL;
 
 PG_FUNCTION_INFO_V1(inngest_events_trigger);
 
@@ -141,16 +140,17 @@ flush_runs(RunBatch *batch)
 												JSONBOID, -1, false, TYPALIGN_INT));
 	values[2] = TimestampTzGetDatum(inngest_clock());
 	dims[0] = batch->n;
-	values[3] = batch->any_parked ?
-		PointerGetDatum(construct_md_array(batch->parked, batch->parked_nulls, 1,
-										   dims, lbs, TEXTOID, -1, false,
-										   TYPALIGN_INT)) :
-		PointerGetDatum(construct_empty_array(TEXTOID));
+	values[3] = PointerGetDatum(construct_md_array(batch->parked, batch->parked_nulls,
+												   1, dims, lbs, TEXTOID, -1, false,
+												   TYPALIGN_INT));
 
-	if (batch->any_parked)
+	if (batch->any_parked || batch->cancel_on)
 	{
-		/* some runs wait for a busy concurrency key: created set aside */
-		plan = inngest_keep_plan(&insert_parked_plan,
+		/*
+		 * Some runs wait for a busy concurrency key (created set aside), or
+		 * have cancelOn rules to register.
+		 */
+		plan = inngest_keep_plan(&insert_runs_returning_plan,
 								 "INSERT INTO inngest.runs (function_id, event, status, wake_at, "
 								 "created_at, blocked_on, queue_at) "
 								 "SELECT u.f, u.e, 'queued', CASE WHEN u.b IS NULL THEN $3 END, $3, "
@@ -164,7 +164,7 @@ flush_runs(RunBatch *batch)
 			elog(ERROR, "could not insert runs: %s", SPI_result_code_string(ret));
 		register_new_runs_cancel_waits();
 	}
-	else if (!batch->cancel_on)
+	else
 	{
 		plan = inngest_keep_plan(&insert_runs_plan,
 								 "INSERT INTO inngest.runs (function_id, event, status, wake_at, created_at) "
@@ -174,20 +174,6 @@ flush_runs(RunBatch *batch)
 		ret = SPI_execute_plan(plan, values, NULL, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "could not insert runs: %s", SPI_result_code_string(ret));
-	}
-	else
-	{
-		/* some functions have cancelOn rules: register them for the new runs */
-		plan = inngest_keep_plan(&insert_runs_returning_plan,
-								 "INSERT INTO inngest.runs (function_id, event, status, wake_at, created_at) "
-								 "SELECT u.f, u.e, 'queued', $3, $3 "
-								 "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
-								 "pg_catalog.unnest($2::pg_catalog.jsonb[])) AS u(f, e) "
-								 "RETURNING id, function_id, event", 3, types);
-		ret = SPI_execute_plan(plan, values, NULL, false, 0);
-		if (ret != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "could not insert runs: %s", SPI_result_code_string(ret));
-		register_new_runs_cancel_waits();
 	}
 	batch->n = 0;
 	batch->any_parked = false;
