@@ -50,6 +50,9 @@
  */
 #define SEARCH_SECS			(INT64_C(401) * 366 * DAY_SECS)
 
+/* next_local_minute's "none" (-1 is a valid time: 1969-12-31 23:59:59) */
+#define NO_MINUTE			INT64_MIN
+
 /* A zone offset beyond this (two days) is nonsense: refuse to use it */
 #define MAX_ZONE_OFFSET		(2 * 86400)
 
@@ -632,6 +635,9 @@ parse_value(CronParser *ps, const CronField *f, int *value)
 	{
 		char		what[32];
 
+		if (*tok == '\0' || *tok == ',' || is_blank(*tok))
+			return fail(ps, f->allowed, "missing value in the %s field",
+						f->name);
 		describe_byte(what, sizeof(what), tok);
 		return fail(ps, f->allowed, "unexpected %s in the %s field",
 					what, f->name);
@@ -693,6 +699,8 @@ parse_step(CronParser *ps, const CronField *f, int *step)
 	{
 		char		what[32];
 
+		if (*tok == '\0' || *tok == ',' || is_blank(*tok))
+			return fail(ps, detail, "missing step in the %s field", f->name);
 		describe_byte(what, sizeof(what), tok);
 		return fail(ps, detail, "unexpected %s after \"/\" in the %s field",
 					what, f->name);
@@ -821,7 +829,7 @@ day_matches(const CronSchedule *s, int64_t year, int month, int day,
 /*
  * The first whole minute L with from <= L < until that matches the
  * schedule, as a calendar of its own (no time zone: the caller maps its
- * local time to seconds since the epoch as if it were UTC), or -1.  Walks
+ * local time to seconds since the epoch as if it were UTC), or NO_MINUTE.  Walks
  * months, days, hours and minutes in that order, jumping to the next
  * allowed value of each.
  */
@@ -839,7 +847,7 @@ next_local_minute(const CronSchedule *s, int64_t from, int64_t until)
 	if (start < from)
 		start += 60;
 	if (start >= until)
-		return -1;
+		return NO_MINUTE;
 
 	days = floor_div(start, DAY_SECS);
 	hour = (int) (floor_mod(start, DAY_SECS) / 3600);
@@ -852,7 +860,7 @@ next_local_minute(const CronSchedule *s, int64_t from, int64_t until)
 		int			next;
 
 		if (t >= until)
-			return -1;
+			return NO_MINUTE;
 
 		if (!(s->months & (1u << month)))
 		{
@@ -995,7 +1003,7 @@ cron_next_in_zone(const CronSchedule *s, const CronZone *zone, CronTime after)
 	{
 		int64_t		local = next_local_minute(s, lb, limit);
 
-		return (local < 0) ? CRON_NO_TIME : to_cron_time(local);
+		return (local == NO_MINUTE) ? CRON_NO_TIME : to_cron_time(local);
 	}
 
 	/*
@@ -1031,7 +1039,7 @@ cron_next_in_zone(const CronSchedule *s, const CronZone *zone, CronTime after)
 				!(s->flags & CRON_HOUR_STAR) && from < t + prev_off)
 				from = t + prev_off;
 			local = next_local_minute(s, from, seg_end + off);
-			if (local >= 0)
+			if (local != NO_MINUTE)
 				return to_cron_time(local - off);
 		}
 
@@ -1045,7 +1053,7 @@ cron_next_in_zone(const CronSchedule *s, const CronZone *zone, CronTime after)
 		 */
 		next_off = zone->offset(zone->arg, seg_end, &unused);
 		if (next_off > off && next_off <= MAX_ZONE_OFFSET && seg_end >= lb &&
-			next_local_minute(s, seg_end + off, seg_end + next_off) >= 0)
+			next_local_minute(s, seg_end + off, seg_end + next_off) != NO_MINUTE)
 			return to_cron_time(seg_end);
 
 		have_prev = true;
