@@ -485,7 +485,7 @@ parse_fields(CronParser *ps, CronSchedule *out)
 
 		if (i > 0)
 		{
-			if (!is_blank(*ps->p))
+			if (*ps->p != '\0' && !is_blank(*ps->p))
 			{
 				char		what[32];
 
