@@ -261,6 +261,7 @@ cron_parse(const char *text, CronSchedule *out, CronError *err)
 {
 	CronParser	ps;
 	CronError	dummy;
+	bool		ok = true;
 
 	memset(out, 0, sizeof(*out));
 	if (err == NULL)
@@ -286,17 +287,10 @@ cron_parse(const char *text, CronSchedule *out, CronError *err)
 		return fail(&ps, FIELDS_SENTENCE, "empty schedule");
 
 	if (strncmp(ps.p, "TZ=", 3) == 0)
-	{
-		if (!parse_zone(&ps, out, 3))
-			return false;
-	}
+		ok = parse_zone(&ps, out, 3);
 	else if (strncmp(ps.p, "CRON_TZ=", 8) == 0)
-	{
-		if (!parse_zone(&ps, out, 8))
-			return false;
-	}
-
-	if (!parse_body(&ps, out))
+		ok = parse_zone(&ps, out, 8);
+	if (!ok || !parse_body(&ps, out))
 	{
 		/* leave nothing half-parsed behind */
 		memset(out, 0, sizeof(*out));

@@ -142,6 +142,7 @@ FROM (VALUES
   ('TZ=Europe/Pa"ris 0 0 * * *'),
   ('TZ=' || repeat('A', 64) || ' 0 0 * * *'),
   ('tz=Europe/Paris 0 0 * * *'),
+  ('TZ=UTC TZ=UTC 0 0 * * *'),
   (E'\xc3\xa9 * * * *')
 ) AS t(expr);
 
