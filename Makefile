@@ -4,6 +4,8 @@ MODULE_big = inngest_pg
 OBJS = \
 	src/api.o \
 	src/catalog.o \
+	src/cron.o \
+	src/cron_sql.o \
 	src/executor.o \
 	src/expr.o \
 	src/flow.o \
@@ -35,6 +37,9 @@ PROVE_TESTS  = test/t/*.pl
 
 PG_CONFIG ?= pg_config
 
+# the cron core's standalone test programs (see the end of this file)
+EXTRA_CLEAN = test/cron/cron_diff test/cron/cron_fuzz
+
 # Warnings are errors; PostgreSQL's own headers trip these two.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter \
             -Wno-missing-field-initializers -Wno-sign-compare
@@ -64,3 +69,27 @@ bench/bench_waits: bench/bench_waits.c bench/bench_util.h
 bench/bench_flow: bench/bench_flow.c bench/bench_util.h
 	$(CC) -O2 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) \
 		-o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq
+
+# The cron core (src/cron.c) on its own, without PostgreSQL: a differential
+# test against a brute-force evaluation, and a libFuzzer target (clang, with
+# AddressSanitizer and UndefinedBehaviorSanitizer).  Both print one result
+# line; scripts/test.sh counts them.
+CRON_CORE_FLAGS = -DCRON_STANDALONE -Isrc -Wall -Wextra -Werror
+CLANG ?= clang
+CRON_FUZZ_TIME ?= 30
+
+test/cron/cron_diff: test/cron/cron_diff.c src/cron.c src/cron.h
+	$(CC) -std=c99 -O2 -g $(CRON_CORE_FLAGS) -o $@ test/cron/cron_diff.c src/cron.c
+
+test/cron/cron_fuzz: test/cron/cron_fuzz.c src/cron.c src/cron.h
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined $(CRON_CORE_FLAGS) \
+		-o $@ test/cron/cron_fuzz.c src/cron.c
+
+cron-diff: test/cron/cron_diff
+	test/cron/cron_diff
+
+cron-fuzz: test/cron/cron_fuzz
+	test/cron/run_fuzz.sh test/cron/cron_fuzz $(CRON_FUZZ_TIME)
+
+.PHONY: cron-diff cron-fuzz

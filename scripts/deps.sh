@@ -7,8 +7,10 @@
 # inngest_deps and leaves the caller's shell options alone.
 
 inngest_deps() {
+	# clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes
+	# of clang 14) build the cron fuzzer, test/cron/cron_fuzz.c
 	local pkgs="postgresql-15 postgresql-server-dev-15 postgresql-client-15
-	            libpq-dev libipc-run-perl gcc make"
+	            libpq-dev libipc-run-perl gcc make clang libclang-rt-14-dev"
 	local missing=() p
 
 	for p in $pkgs; do

@@ -4,6 +4,7 @@
 #
 #   1. install missing Debian packages (scripts/deps.sh)
 #   2. make clean; make ASSERTS=1 (assertions, -Wall -Wextra -Werror)
+#   2a. make cron-diff, make cron-fuzz: the cron core without PostgreSQL
 #   3. make install
 #   4. make installcheck: pg_regress (test/sql vs test/expected, in its own
 #      --temp-instance) and the TAP tests (test/t/*.pl, real background
@@ -11,8 +12,9 @@
 #      copied to a temporary directory owned by "postgres" and the tests run
 #      there as that user; otherwise they run in place.
 #
-# The last line of output is always "N passed, N failed" (pg_regress tests
-# plus TAP subtests); the exit status is non-zero if anything failed.
+# The last line of output is always "N passed, N failed" (pg_regress tests,
+# TAP subtests, and the cron core's differential test and fuzzer, one each);
+# the exit status is non-zero if anything failed.
 #
 # Environment: PG_CONFIG (default: PostgreSQL 15's), INNGEST_TEST_TIMEOUT
 # (seconds per test phase, default 2400).
@@ -121,6 +123,25 @@ fi
 section "build (make ASSERTS=1)"
 make -s clean PG_CONFIG="$PG_CONFIG" >/dev/null
 make ASSERTS=1 PG_CONFIG="$PG_CONFIG"
+
+# ---- the cron core on its own (no PostgreSQL) ----------------------------
+# Two programs built from src/cron.c alone: a differential test against a
+# brute-force evaluation and a bounded libFuzzer run.  Each counts as one
+# test; a failure does not stop the other phases.
+run_core_test() {
+	local name=$1 target=$2 rc=0
+	section "$name (make $target)"
+	make -s "$target" PG_CONFIG="$PG_CONFIG" || rc=$?
+	if [ $rc -eq 0 ]; then
+		PASSED=$((PASSED + 1))
+		echo "$target: ok"
+	else
+		FAILED=$((FAILED + 1))
+		echo "$target: FAILED"
+	fi
+}
+run_core_test "cron differential test" cron-diff
+run_core_test "cron fuzzing" cron-fuzz
 
 section "install"
 "${SUDO[@]}" make -s install PG_CONFIG="$PG_CONFIG"

@@ -349,6 +349,24 @@ AS 'MODULE_PATHNAME', 'inngest_attempt'
 LANGUAGE C STABLE;
 
 -- ---------------------------------------------------------------------------
+-- Cron schedules
+-- ---------------------------------------------------------------------------
+
+/*
+ * The first time a cron schedule fires strictly after "after" (by default
+ * the extension's clock, so that inngest.fake_now moves it as it moves
+ * everything else).  Accepts everything a {"cron": ...} trigger accepts,
+ * including the TZ=Zone prefix; raises an error for an invalid schedule;
+ * NULL if "after" is infinite.  STABLE, not IMMUTABLE: the answer for a
+ * TZ= schedule depends on the time zone database, which can change.
+ */
+CREATE FUNCTION inngest.cron_next(expr pg_catalog.text,
+                                  after pg_catalog.timestamptz DEFAULT inngest.now())
+RETURNS pg_catalog.timestamptz
+AS 'MODULE_PATHNAME', 'inngest_cron_next'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+-- ---------------------------------------------------------------------------
 -- Privileges
 -- ---------------------------------------------------------------------------
 
