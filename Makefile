@@ -13,6 +13,7 @@ OBJS = \
 	src/ingest.o \
 	src/jsonutil.o \
 	src/progress.o \
+	src/schedules.o \
 	src/slots.o \
 	src/steps.o \
 	src/waits.o \

@@ -123,6 +123,17 @@ CREATE INDEX runs_active ON inngest.runs (active_key)
 CREATE INDEX runs_blocked ON inngest.runs (blocked_on, queue_at, id)
     WHERE blocked_on IS NOT NULL;
 
+-- Cron triggers: one row per schedule, with the next slot to fire.
+CREATE TABLE inngest.schedules (
+    function_id pg_catalog.text NOT NULL
+                REFERENCES inngest.functions (id) ON DELETE CASCADE,
+    position    pg_catalog.int4 NOT NULL,
+    cron        pg_catalog.text NOT NULL,
+    next_at     pg_catalog.timestamptz NOT NULL,
+    PRIMARY KEY (function_id, position)
+);
+CREATE INDEX schedules_next ON inngest.schedules (next_at);
+
 -- rateLimit and throttle: the GCRA "theoretical arrival time" per key.
 -- A row whose tat has passed means the same as no row.
 CREATE TABLE inngest.flow_state (
@@ -379,7 +390,7 @@ GRANT USAGE ON SCHEMA inngest TO PUBLIC;
 REVOKE ALL ON inngest.functions, inngest.triggers, inngest.events,
     inngest.event_ids, inngest.runs, inngest.steps, inngest.waits,
     inngest.wait_keys, inngest.wait_hits, inngest.flow_state,
-    inngest.idempotency_keys FROM PUBLIC;
+    inngest.idempotency_keys, inngest.schedules FROM PUBLIC;
 
 -- pg_dump keeps the user data of these tables
 SELECT pg_catalog.pg_extension_config_dump('inngest.functions', '');
@@ -393,3 +404,4 @@ SELECT pg_catalog.pg_extension_config_dump('inngest.wait_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.wait_hits', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.flow_state', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.idempotency_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.schedules', '');

@@ -33,8 +33,11 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "cron.h"
 #include "expr.h"
 #include "flow.h"
+#include "schedules.h"
+#include "worker.h"
 #include "waits.h"
 
 /* Event name -> list of InngestTrigger */
@@ -47,6 +50,7 @@ typedef struct EventTriggers
 /* One parsed trigger of a configuration being created */
 typedef struct TriggerConfig
 {
+	char	   *cron;			/* a cron trigger's schedule, or NULL */
 	char	   *event;
 	char	   *expression;
 	JsonPath   *condition;
@@ -61,7 +65,7 @@ static Oid	functions_relid = InvalidOid;
 
 /* Top-level keys of a configuration */
 static const char *const known_keys[] = {
-	"id", "name", "triggers", "event", "if", "retries", "cancelOn", "timeouts",
+	"id", "name", "triggers", "event", "if", "cron", "retries", "cancelOn", "timeouts",
 	"concurrency", "throttle", "rateLimit", "debounce", "batchEvents",
 	"priority", "idempotency", "singleton"
 };
@@ -327,16 +331,6 @@ get_name_value(JsonbValue *v, const char *key)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
-static void
-pg_attribute_noreturn()
-unsupported_key(const char *key)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("configuration key \"%s\" is not supported yet", key),
-			 errdetail("inngest_pg rejects it rather than silently ignoring it.")));
-}
-
 void
 pg_attribute_noreturn()
 config_unknown_key(const char *key, const char *hint)
@@ -368,9 +362,7 @@ check_top_level_keys(Jsonb *config)
 				break;
 		if (i < lengthof(known_keys))
 			continue;
-		if (strcmp(key, "cron") == 0)
-			unsupported_key(key);
-		config_unknown_key(key, "Valid keys are id, name, triggers (or event and if), retries, cancelOn, timeouts, concurrency, throttle, rateLimit, debounce, batchEvents, priority, idempotency and singleton.");
+		config_unknown_key(key, "Valid keys are id, name, triggers (or event and if, or cron), retries, cancelOn, timeouts, concurrency, throttle, rateLimit, debounce, batchEvents, priority, idempotency and singleton.");
 	}
 }
 
@@ -398,8 +390,29 @@ parse_trigger_object(JsonbContainer *obj, const char *prefix, bool check_keys,
 		if (v.val.string.len == 2 && strncmp(v.val.string.val, "if", 2) == 0)
 			continue;
 		if (v.val.string.len == 4 && strncmp(v.val.string.val, "cron", 4) == 0)
-			unsupported_key(key);
-		config_unknown_key(key, "A trigger has \"event\" and an optional \"if\".");
+			continue;
+		config_unknown_key(key, "A trigger has \"event\" and an optional \"if\", or \"cron\".");
+	}
+
+	/* {"cron": "0 8 * * 1"}: a schedule, checked now (cron_sql.c) */
+	if (check_keys && config_get_key(obj, "cron", &v))
+	{
+		CronSchedule sched;
+
+		key = psprintf("%s.cron", prefix);
+		if (config_get_key(obj, "event", &v) || config_get_key(obj, "if", &v))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("configuration key \"%s\" cannot be given with \"event\" or \"if\"",
+							key),
+					 errhint("A trigger is either {\"event\": ..., \"if\": ...} or {\"cron\": ...}.")));
+		(void) config_get_key(obj, "cron", &v);
+		if (v.type != jbvString)
+			config_wrong_type(key, "a string", &v);
+		tc->cron = pnstrdup(v.val.string.val, v.val.string.len);
+		cron_parse_or_error(tc->cron, &sched);
+		*triggers = lappend(*triggers, tc);
+		return;
 	}
 
 	key = psprintf("%s%sevent", prefix, prefix[0] ? "." : "");
@@ -427,6 +440,7 @@ parse_triggers(Jsonb *config)
 	List	   *triggers = NIL;
 	JsonbValue	v;
 	bool		has_event = config_get_key(&config->root, "event", &v);
+	bool		has_cron = config_get_key(&config->root, "cron", &v);
 
 	if (config_get_key(&config->root, "triggers", &v))
 	{
@@ -435,10 +449,11 @@ parse_triggers(Jsonb *config)
 		JsonbIteratorToken tok;
 		int			n = 0;
 
-		if (has_event)
+		if (has_event || has_cron)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("configuration keys \"triggers\" and \"event\" cannot both be given"),
+					 errmsg("configuration keys \"triggers\" and \"%s\" cannot both be given",
+							has_event ? "event" : "cron"),
 					 errhint("Put every trigger in \"triggers\".")));
 		if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
 			config_wrong_type("triggers", "an array", &v);
@@ -461,8 +476,29 @@ parse_triggers(Jsonb *config)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("configuration key \"if\" belongs inside a trigger when \"triggers\" is given")));
 	}
-	else if (has_event)
-		parse_trigger_object(&config->root, "", false, &triggers);
+	else
+	{
+		/* the top-level shorthands: "event" (and "if"), "cron" */
+		if (has_event)
+			parse_trigger_object(&config->root, "", false, &triggers);
+		if (has_cron)
+		{
+			TriggerConfig *tc = palloc0(sizeof(TriggerConfig));
+			CronSchedule sched;
+
+			if (!has_event && config_get_key(&config->root, "if", &v))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("configuration key \"if\" applies to an event trigger, not to \"cron\"")));
+
+			(void) config_get_key(&config->root, "cron", &v);
+			if (v.type != jbvString)
+				config_wrong_type("cron", "a string", &v);
+			tc->cron = pnstrdup(v.val.string.val, v.val.string.len);
+			cron_parse_or_error(tc->cron, &sched);
+			triggers = lappend(triggers, tc);
+		}
+	}
 
 	if (triggers == NIL)
 		ereport(ERROR,
@@ -765,6 +801,9 @@ catalog_create_function(Jsonb *config, Oid handler)
 	int			position = 0;
 	char	   *search_path;
 	int			nestlevel;
+	int			cron_positions[INNGEST_MAX_TRIGGERS];
+	char	   *crons[INNGEST_MAX_TRIGGERS];
+	int			ncrons = 0;
 
 	if (!JB_ROOT_IS_OBJECT(config) || JB_ROOT_IS_SCALAR(config))
 		ereport(ERROR,
@@ -861,6 +900,12 @@ catalog_create_function(Jsonb *config, Oid handler)
 		Datum		values[5];
 		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
+		if (tc->cron != NULL)
+		{
+			cron_positions[ncrons] = position++;
+			crons[ncrons++] = tc->cron;
+			continue;
+		}
 		values[0] = CStringGetTextDatum(id);
 		values[1] = Int32GetDatum(position++);
 		values[2] = CStringGetTextDatum(tc->event);
@@ -876,6 +921,7 @@ catalog_create_function(Jsonb *config, Oid handler)
 						 "VALUES ($1, $2, $3, $4, $5)",
 						 5, types, values, nulls, SPI_OK_INSERT);
 	}
+	schedules_store(id, ncrons, cron_positions, crons);
 
 	inngest_restore_user(save_userid, save_sec);
 	SPI_finish();

@@ -63,6 +63,7 @@
 #include "ingest.h"
 #include "jsonutil.h"
 #include "progress.h"
+#include "schedules.h"
 #include "waits.h"
 #include "worker.h"
 
@@ -1200,6 +1201,10 @@ executor_tick(int max_runs)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	inngest_become_owner(&save_userid, &save_sec);
+
+	/* cron schedules due by inngest.now() start their runs */
+	if (schedules_fire(inngest_clock(), 1000) > 0)
+		CommandCounterIncrement();
 
 	/* first, matches recorded while their runs were busy */
 	if (waits_apply_hits() > 0)

@@ -42,6 +42,7 @@
 #include "executor.h"
 #include "flow.h"
 #include "guc.h"
+#include "schedules.h"
 #include "waits.h"
 #include "worker.h"
 
@@ -55,6 +56,7 @@ typedef struct InngestShared
 {
 	slock_t		mutex;
 	pid_t		launcher_pid;
+	Latch	   *launcher_latch; /* set when schedules change */
 	int			nslots;
 	ExecutorSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } InngestShared;
@@ -66,6 +68,7 @@ static InngestShared *shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool wake_pending = false;
+static bool launcher_wake_pending = false;
 static bool xact_callback_registered = false;
 
 static void worker_shmem_request(void);
@@ -166,11 +169,16 @@ worker_xact_callback(XactEvent event, void *arg)
 						SetLatch(latch);
 				}
 			}
+			if (launcher_wake_pending && shared != NULL &&
+				shared->launcher_latch != NULL)
+				SetLatch(shared->launcher_latch);
 			wake_pending = false;
+			launcher_wake_pending = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			wake_pending = false;
+			launcher_wake_pending = false;
 			break;
 		default:
 			break;
@@ -193,6 +201,17 @@ worker_request_wake(void)
 		xact_callback_registered = true;
 	}
 	wake_pending = true;
+}
+
+/*
+ * Wake the launcher when this transaction commits: the cron schedules
+ * changed, so its next fire time may be earlier.
+ */
+void
+worker_request_launcher_wake(void)
+{
+	worker_request_wake();
+	launcher_wake_pending = true;
 }
 
 /* ----------------------------------------------------------------------
@@ -255,6 +274,52 @@ recover_runs(void)
  * ----------------------------------------------------------------------
  */
 
+/*
+ * Fire the due cron schedules, each in its own transaction (a failure of
+ * one does not hold back the others).  Returns the next fire time, or 0.
+ */
+static TimestampTz
+fire_schedules(void)
+{
+	volatile TimestampTz next = 0;
+
+	for (;;)
+	{
+		MemoryContext oldcxt = CurrentMemoryContext;
+		volatile bool more = false;
+
+		PG_TRY();
+		{
+			Oid			save_userid;
+			int			save_sec;
+
+			begin_work();
+			if (extension_exists())
+			{
+				inngest_become_owner(&save_userid, &save_sec);
+				pgstat_report_activity(STATE_RUNNING, "firing cron schedules");
+				more = schedules_fire(GetCurrentTimestamp(), 1) > 0;
+				next = schedules_next_fire();
+				inngest_restore_user(save_userid, save_sec);
+			}
+			end_work();
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(oldcxt);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			/* try again in a second rather than at once */
+			return GetCurrentTimestamp() + USECS_PER_SEC;
+		}
+		PG_END_TRY();
+		if (!more)
+			return next;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 static BackgroundWorkerHandle *
 start_executor(int slot)
 {
@@ -289,6 +354,7 @@ inngest_launcher_main(Datum main_arg)
 	BackgroundWorkerHandle **handles;
 	bool		recovered = false;
 	int			i;
+	long		timeout;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -298,6 +364,7 @@ inngest_launcher_main(Datum main_arg)
 
 	SpinLockAcquire(&shared->mutex);
 	shared->launcher_pid = MyProcPid;
+	shared->launcher_latch = MyLatch;
 	SpinLockRelease(&shared->mutex);
 
 	handles = MemoryContextAllocZero(TopMemoryContext,
@@ -346,8 +413,24 @@ inngest_launcher_main(Datum main_arg)
 		if (executor_died && recovered)
 			recover_runs();
 
+		/* cron: start the runs of due schedules, sleep until the next one */
+		timeout = inngest_idle_timeout;
+		if (recovered)
+		{
+			TimestampTz next = fire_schedules();
+
+			if (next != 0)
+			{
+				long		secs;
+				int			usecs;
+
+				TimestampDifference(GetCurrentTimestamp(), next, &secs, &usecs);
+				timeout = Min(timeout, secs * 1000 + (usecs + 999) / 1000);
+			}
+		}
+
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 inngest_idle_timeout, PG_WAIT_EXTENSION);
+						 timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

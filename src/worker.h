@@ -12,6 +12,7 @@
 
 extern void worker_init(void);
 extern void worker_request_wake(void);
+extern void worker_request_launcher_wake(void);
 
 extern PGDLLEXPORT void inngest_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void inngest_executor_main(Datum main_arg);

@@ -40,10 +40,6 @@ SELECT pg_temp.cf('{"id": "existing", "event": "e", "retries": -1}');
 SELECT pg_temp.cf('{"id": "existing", "event": "e", "retries": 21}');
 SELECT pg_temp.cf('{"id": "existing", "event": "e", "retries": 1.5}');
 SELECT pg_temp.cf('{"id": "existing", "event": "e", "retries": "3"}');
--- Inngest keys that are not implemented yet are refused, not ignored
-SELECT pg_temp.cf('{"id": "f", "cron": "* * * * *"}');
-SELECT pg_temp.cf('{"id": "f", "triggers": [{"cron": "* * * * *"}]}');
-
 -- cancelOn and timeouts
 SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": {"event": "x"}}');
 SELECT pg_temp.cf('{"id": "f", "event": "e", "cancelOn": ["x"]}');

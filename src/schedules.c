@@ -1,0 +1,227 @@
+/*-------------------------------------------------------------------------
+ *
+ * schedules.c
+ *	  Cron triggers: a function's schedules, and starting a run for each
+ *	  due slot.
+ *
+ * inngest.schedules holds one row per cron trigger with the next slot to
+ * fire (next_at).  Firing a slot locks the row (FOR UPDATE SKIP LOCKED),
+ * starts the run and moves next_at past the slot, all in one transaction:
+ * so a slot starts exactly one run, whether the launcher, several
+ * sessions calling tick(), or a restart in between are involved.  After
+ * downtime only the latest missed slot fires: a schedule that missed a
+ * night of "every minute" starts one run, not 600.
+ *
+ * The launcher fires schedules with the real clock and sleeps until the
+ * next one; create_function and delete_function wake it at commit, so a
+ * changed schedule takes effect at once.  tick() fires them with
+ * inngest.fake_now.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "inngest.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "cron.h"
+#include "ingest.h"
+#include "jsonutil.h"
+#include "schedules.h"
+#include "worker.h"
+
+#define TIMER_EVENT "inngest/scheduled.timer"
+
+typedef struct SchedulePlans
+{
+	SPIPlanPtr	upsert;
+	SPIPlanPtr	drop_others;
+	SPIPlanPtr	due;
+	SPIPlanPtr	advance;
+	SPIPlanPtr	next;
+} SchedulePlans;
+
+static SchedulePlans plans;
+
+/* The first slot strictly after t, or DT_NOEND */
+static TimestampTz
+next_slot(const CronSchedule *s, TimestampTz t)
+{
+	return cron_next_time(s, t);
+}
+
+/*
+ * Store the cron triggers of a function (validated by the caller): one row
+ * per position.  A schedule whose text did not change keeps its next slot,
+ * so replacing a definition with the same schedule neither skips nor
+ * repeats one.  Runs as the extension owner with SPI connected.
+ */
+void
+schedules_store(const char *function_id, int n, const int *positions,
+				char **crons)
+{
+	Oid			types[4] = {TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	Datum	   *kept = palloc(sizeof(Datum) * (n + 1));
+	Oid			dtypes[2] = {TEXTOID, INT4ARRAYOID};
+	Datum		dvalues[2];
+	int			i;
+
+	values[0] = CStringGetTextDatum(function_id);
+	for (i = 0; i < n; i++)
+	{
+		CronSchedule sched;
+		TimestampTz next;
+
+		cron_parse_or_error(crons[i], &sched);
+		next = next_slot(&sched, inngest_clock());
+		values[1] = Int32GetDatum(positions[i]);
+		values[2] = CStringGetTextDatum(crons[i]);
+		values[3] = TimestampTzGetDatum(next);
+		(void) inngest_run_plan(&plans.upsert,
+								"INSERT INTO inngest.schedules AS s "
+								"(function_id, position, cron, next_at) "
+								"VALUES ($1, $2, $3, $4) "
+								"ON CONFLICT (function_id, position) DO UPDATE "
+								"SET cron = excluded.cron, next_at = CASE "
+								"WHEN s.cron = excluded.cron THEN s.next_at "
+								"ELSE excluded.next_at END",
+								4, types, values, NULL, SPI_OK_INSERT);
+		kept[i] = Int32GetDatum(positions[i]);
+	}
+	dvalues[0] = values[0];
+	dvalues[1] = PointerGetDatum(construct_array(kept, n, INT4OID, 4, true,
+												 TYPALIGN_INT));
+	(void) inngest_run_plan(&plans.drop_others,
+							"DELETE FROM inngest.schedules WHERE function_id = $1 "
+							"AND position <> ALL ($2)",
+							2, dtypes, dvalues, NULL, SPI_OK_DELETE);
+	worker_request_launcher_wake();
+}
+
+/*
+ * The latest slot at or before now, given that first (at or before now) is
+ * one.  Walks forward; if very many slots were missed, it looks back from
+ * now over growing windows instead of walking them all.
+ */
+static TimestampTz
+latest_slot(const CronSchedule *s, TimestampTz first, TimestampTz now)
+{
+	TimestampTz slot = first;
+	TimestampTz next;
+	int64		back;
+	int			i;
+
+	for (i = 0; i < 1000; i++)
+	{
+		next = next_slot(s, slot);
+		if (next > now)
+			return slot;
+		slot = next;
+	}
+	for (back = USECS_PER_HOUR; now - back > slot; back *= 8)
+	{
+		next = next_slot(s, now - back);
+		if (next <= now)
+		{
+			slot = next;
+			break;
+		}
+	}
+	while ((next = next_slot(s, slot)) <= now)
+		slot = next;
+	return slot;
+}
+
+/* The event a scheduled run gets: Inngest's inngest/scheduled.timer */
+static Jsonb *
+timer_event(const char *function_id, int position, const char *cron,
+			TimestampTz slot)
+{
+	JsonbParseState *state = NULL;
+	JsonbParseState *dstate = NULL;
+	int64		ms = slot / 1000 +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+	char	   *id = psprintf("cron:%s:%d:" INT64_FORMAT, function_id, position, ms);
+
+	(void) pushJsonbValue(&dstate, WJB_BEGIN_OBJECT, NULL);
+	jsonb_push_string(&dstate, "cron", cron, strlen(cron));
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	jsonb_push_string(&state, "name", TIMER_EVENT, strlen(TIMER_EVENT));
+	jsonb_push_jsonb(&state, "data",
+					 JsonbValueToJsonb(pushJsonbValue(&dstate, WJB_END_OBJECT, NULL)));
+	jsonb_push_string(&state, "id", id, strlen(id));
+	jsonb_push_int64(&state, "ts", ms);
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * Start one run for each schedule due at now (at most max), in the
+ * current transaction.  Returns how many fired.  Runs as the extension
+ * owner with SPI connected.
+ */
+int
+schedules_fire(TimestampTz now, int max)
+{
+	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
+	Datum		values[2];
+	SPITupleTable *tuptable;
+	uint64		n;
+	uint64		i;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int32GetDatum(max);
+	n = inngest_run_plan(&plans.due,
+						 "SELECT function_id, position, cron, next_at "
+						 "FROM inngest.schedules WHERE next_at <= $1 "
+						 "ORDER BY next_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+						 2, types, values, NULL, SPI_OK_SELECT);
+	tuptable = SPI_tuptable;
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = tuptable->vals[i];
+		TupleDesc	desc = tuptable->tupdesc;
+		bool		isnull;
+		char	   *function_id = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+		int			position = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		char	   *cron = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
+		TimestampTz first = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+		CronSchedule sched;
+		TimestampTz slot;
+		Oid			atypes[3] = {TEXTOID, INT4OID, TIMESTAMPTZOID};
+		Datum		avalues[3];
+
+		cron_parse_or_error(cron, &sched);
+		slot = latest_slot(&sched, first, now);
+		(void) ingest_start_run(function_id,
+								timer_event(function_id, position, cron, slot));
+
+		avalues[0] = CStringGetTextDatum(function_id);
+		avalues[1] = Int32GetDatum(position);
+		avalues[2] = TimestampTzGetDatum(next_slot(&sched, slot));
+		(void) inngest_run_plan(&plans.advance,
+								"UPDATE inngest.schedules SET next_at = $3 "
+								"WHERE function_id = $1 AND position = $2",
+								3, atypes, avalues, NULL, SPI_OK_UPDATE);
+	}
+	return (int) n;
+}
+
+/* The earliest next slot of any schedule, or 0 if there is none */
+TimestampTz
+schedules_next_fire(void)
+{
+	bool		isnull;
+	Datum		next;
+
+	(void) inngest_run_plan(&plans.next,
+							"SELECT pg_catalog.min(next_at) FROM inngest.schedules "
+							"WHERE next_at < 'infinity'",
+							0, NULL, NULL, NULL, SPI_OK_SELECT);
+	next = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetTimestampTz(next);
+}
