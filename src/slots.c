@@ -218,38 +218,47 @@ try_run_slot(SlotKey *sk, int64 run_id)
  * fresh: the run has not started (a "mode": "run" key is taken then, and
  * kept until the run ends).  Returns false, holding nothing new, if some
  * key has no free slot; the caller then parks the run.
+ *
+ * Step slots are tried first and the (at most one) run-mode key last: a
+ * run-mode place, once taken, is written to the run, so nothing may fail
+ * after it.
  */
 bool
 slots_acquire(RunState *run, bool fresh)
 {
 	RunSlots   *slots = run->slots;
-	int			taken[FLOW_MAX_CONCURRENCY];
+	int			taken[FLOW_MAX_CONCURRENCY] = {0};
+	int			pass;
 	int			i;
 
-	for (i = 0; i < slots->n; i++)
+	for (pass = 0; pass < 2; pass++)
 	{
-		SlotKey    *sk = &slots->keys[i];
-		bool		ok;
-
-		taken[i] = 0;
-		if (sk->run_mode)
-			ok = !fresh || try_run_slot(sk, run->run_id);
-		else
-			ok = try_step_slot(sk, &taken[i]);
-		if (!ok)
+		for (i = 0; i < slots->n; i++)
 		{
-			/* give back what this call took: a parked run holds nothing */
-			while (--i >= 0)
-			{
-				LOCKTAG		tag;
+			SlotKey    *sk = &slots->keys[i];
+			bool		ok;
 
-				if (taken[i] == 0)
-					continue;
-				set_slot_tag(&tag, slots->keys[i].hash, taken[i]);
-				LockRelease(&tag, ExclusiveLock, false);
+			if (sk->run_mode != (pass == 1))
+				continue;
+			if (sk->run_mode)
+				ok = !fresh || try_run_slot(sk, run->run_id);
+			else
+				ok = try_step_slot(sk, &taken[i]);
+			if (!ok)
+			{
+				/* give back what this call took: a parked run holds nothing */
+				for (i = 0; i < slots->n; i++)
+				{
+					LOCKTAG		tag;
+
+					if (taken[i] == 0)
+						continue;
+					set_slot_tag(&tag, slots->keys[i].hash, taken[i]);
+					LockRelease(&tag, ExclusiveLock, false);
+				}
+				slots->blocked = sk - slots->keys;
+				return false;
 			}
-			slots->blocked = sk - slots->keys;
-			return false;
 		}
 	}
 	return true;
