@@ -62,8 +62,7 @@
 typedef struct FlowPlans
 {
 	SPIPlanPtr	idempotency;
-	SPIPlanPtr	rate_limit;
-	SPIPlanPtr	throttle;
+	SPIPlanPtr	gcra;
 	SPIPlanPtr	singleton_active;
 	SPIPlanPtr	insert_run;
 	SPIPlanPtr	insert_skipped;
@@ -590,63 +589,72 @@ admit_idempotent(InngestFunction *fn, Jsonb *event)
 }
 
 /*
- * rateLimit (GCRA, dropping): with T = period / limit, an event conforms
- * if the key's theoretical arrival time (TAT) is at most (limit - 1) T
- * ahead of now; then TAT = max(TAT, now) + T.  So "limit" events may come
- * at once, then one per T.
+ * The generic cell rate algorithm (GCRA) over the key's row in
+ * inngest.flow_state, as Inngest's rateLimit and throttle use it.  With
+ * emission interval t (period / limit) and tolerance tau, a run conforms
+ * now if the key's theoretical arrival time (TAT) is at most tau ahead of
+ * now; admitting it sets TAT = max(TAT, now) + t.
+ *
+ * Dropping (queue false): returns whether the run conforms now, changing
+ * nothing if not.  Queueing: every run is admitted, and *start is the
+ * earliest time it conforms, max(now, TAT' - t - tau), so runs over the
+ * limit start one per t, in order.  Concurrent events of one key
+ * serialize on its row.
  */
+static bool
+gcra(const char *key, int64 t, int64 tau, bool queue, TimestampTz *start)
+{
+	Oid			types[5] = {TEXTOID, TIMESTAMPTZOID, INTERVALOID, INTERVALOID,
+	BOOLOID};
+	Datum		values[5];
+	TimestampTz now = inngest_clock();
+	bool		isnull;
+	TimestampTz tat;
+
+	values[0] = CStringGetTextDatum(key);
+	values[1] = TimestampTzGetDatum(now);
+	values[2] = usecs_interval(t);
+	values[3] = usecs_interval(tau);
+	values[4] = BoolGetDatum(queue);
+	if (inngest_run_plan(&plans.gcra,
+						 "INSERT INTO inngest.flow_state AS s (key, tat) "
+						 "VALUES ($1, $2 + $3) "
+						 "ON CONFLICT (key) DO UPDATE "
+						 "SET tat = GREATEST(s.tat, $2) + $3 "
+						 "WHERE $5 OR s.tat - $4 <= $2 "
+						 "RETURNING tat",
+						 5, types, values, NULL, SPI_OK_INSERT_RETURNING) == 0)
+		return false;
+	tat = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	if (start != NULL)
+		*start = Max(now, tat - t - tau);
+	return true;
+}
+
+/* rateLimit: "limit" runs may start at once, then one per period / limit */
 static bool
 admit_rate(InngestFunction *fn, Jsonb *event)
 {
 	FlowConfig *flow = fn->flow;
-	Oid			types[4] = {TEXTOID, TIMESTAMPTZOID, INTERVALOID, INTERVALOID};
-	Datum		values[4];
 	int64		t = flow->rate_period / flow->rate_limit;
 
-	values[0] = CStringGetTextDatum(scoped_key("rate", fn, flow->rate_key, event));
-	values[1] = TimestampTzGetDatum(inngest_clock());
-	values[2] = usecs_interval(t);
-	values[3] = usecs_interval(t * (flow->rate_limit - 1));
-	return inngest_run_plan(&plans.rate_limit,
-							"INSERT INTO inngest.flow_state AS s (key, tat) "
-							"VALUES ($1, $2 + $3) "
-							"ON CONFLICT (key) DO UPDATE "
-							"SET tat = GREATEST(s.tat, $2) + $3 "
-							"WHERE s.tat - $4 <= $2",
-							4, types, values, NULL, SPI_OK_INSERT) == 1;
+	return gcra(scoped_key("rate", fn, flow->rate_key, event),
+				t, t * (flow->rate_limit - 1), false, NULL);
 }
 
-/*
- * throttle (GCRA, queueing): every run is admitted, at the earliest time
- * it conforms.  With T = period / limit and tolerance tau = (limit + burst
- * - 1) T: TAT' = max(TAT, now) + T and the run starts at max(now, TAT' - T
- * - tau).  So limit + burst runs start at once, then one per T, FIFO.
- */
+/* throttle: limit + burst runs start at once, then one per period / limit */
 static TimestampTz
 throttle_start(InngestFunction *fn, Jsonb *event)
 {
 	FlowConfig *flow = fn->flow;
-	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, INTERVALOID};
-	Datum		values[3];
 	int64		t = flow->throttle_period / flow->throttle_limit;
-	TimestampTz now = inngest_clock();
-	TimestampTz tat;
-	bool		isnull;
+	TimestampTz start;
 
-	values[0] = CStringGetTextDatum(scoped_key("throttle", fn, flow->throttle_key, event));
-	values[1] = TimestampTzGetDatum(now);
-	values[2] = usecs_interval(t);
-	(void) inngest_run_plan(&plans.throttle,
-							"INSERT INTO inngest.flow_state AS s (key, tat) "
-							"VALUES ($1, $2 + $3) "
-							"ON CONFLICT (key) DO UPDATE "
-							"SET tat = GREATEST(s.tat, $2) + $3 "
-							"RETURNING tat",
-							3, types, values, NULL, SPI_OK_INSERT_RETURNING);
-	tat = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	return Max(now, tat - t - t * (flow->throttle_limit + flow->throttle_burst - 1));
+	(void) gcra(scoped_key("throttle", fn, flow->throttle_key, event),
+				t, t * (flow->throttle_limit + flow->throttle_burst - 1), true, &start);
+	return start;
 }
 
 /* A run that will not start, with the reason */
