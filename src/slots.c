@@ -57,6 +57,9 @@
 /* Field4 of the advisory lock tags of concurrency slots */
 #define INNGEST_LOCKTAG_SLOT	0x4949
 
+/* Runs brought back at once for a slot this backend holds (free_slots) */
+#define SLOTS_OWN_BATCH			16
+
 /* How often the sweep runs, and flow state is cleaned up */
 #define SLOTS_SWEEP_MS			1000
 #define FLOW_CLEANUP_MS			60000
@@ -332,7 +335,13 @@ slots_release(RunState *run)
 		touch(&run->slots->keys[i]);
 }
 
-/* How many runs of the key could start now */
+/*
+ * How many runs of the key could start now.  A slot this backend holds
+ * counts for SLOTS_OWN_BATCH: the runs it lets through will be driven by
+ * this backend one after another, in this transaction (see slots_promote),
+ * so a busy key's queue is brought back a batch at a time rather than a
+ * run at a time.
+ */
 static int
 free_slots(SlotKey *sk)
 {
@@ -349,12 +358,15 @@ free_slots(SlotKey *sk)
 	{
 		LOCKTAG		tag;
 
+		LockAcquireResult res;
+
 		/* a session-level probe, given back at once */
 		set_slot_tag(&tag, sk->hash, s);
-		if (LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL)
+		res = LockAcquire(&tag, ExclusiveLock, true, true);
+		if (res != LOCKACQUIRE_NOT_AVAIL)
 		{
 			LockRelease(&tag, ExclusiveLock, true);
-			free++;
+			free += res == LOCKACQUIRE_ALREADY_HELD ? SLOTS_OWN_BATCH : 1;
 		}
 	}
 	return free;
