@@ -417,6 +417,7 @@ executor_run_next(bool commit_steps)
 	TimestampTz created_at;
 	TimestampTz queue_at;
 	bool		flow_marks;
+	bool		was_set_aside;
 	RunState   *run;
 	InngestFunction *fn;
 
@@ -436,7 +437,8 @@ executor_run_next(bool commit_steps)
 	plan = inngest_keep_plan(&plans.claim,
 				   "SELECT id, function_id, event, attempt, started_at, status, "
 				   "created_at, wake_at, "
-				   "pending_key IS NOT NULL OR blocked_on IS NOT NULL "
+				   "pending_key IS NOT NULL OR blocked_on IS NOT NULL, "
+				   "queue_at IS NOT NULL "
 				   "FROM inngest.runs WHERE wake_at <= $1 "
 				   "ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
 				   1, types);
@@ -463,6 +465,7 @@ executor_run_next(bool commit_steps)
 	created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
 	queue_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
 	flow_marks = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
+	was_set_aside = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 
 	/* a live driver holds the lock only in a race we lost: leave it be */
 	if (!lock_run(run_id, true))
@@ -472,6 +475,7 @@ executor_run_next(bool commit_steps)
 	run = run_state_create(run_id, function_id, event, attempt, commit_steps);
 	run->started_at = DatumGetTimestampTz(started_at);
 	run->queue_at = queue_at;
+	run->was_set_aside = was_set_aside;
 	SPI_freetuptable(SPI_tuptable);
 
 	/*

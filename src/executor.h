@@ -74,6 +74,7 @@ typedef struct RunState
 	bool		commit_steps;	/* worker: commit after every step */
 	bool		marked_running; /* status 'running' is committed */
 	TimestampTz queue_at;		/* its place in the queue (wake_at claimed) */
+	bool		was_set_aside;	/* it waited for a slot and was brought back */
 	struct RunSlots *slots;		/* its concurrency keys (slots.c), or NULL */
 
 	MemoryContext cxt;			/* the whole drive */

@@ -57,9 +57,6 @@
 /* Field4 of the advisory lock tags of concurrency slots */
 #define INNGEST_LOCKTAG_SLOT	0x4949
 
-/* Runs brought back at once for a slot this backend holds (free_slots) */
-#define SLOTS_OWN_BATCH			16
-
 /* How often the sweep runs, and flow state is cleaned up */
 #define SLOTS_SWEEP_MS			1000
 #define FLOW_CLEANUP_MS			60000
@@ -87,9 +84,11 @@ typedef struct SlotPlans
 	SPIPlanPtr	set_active;
 	SPIPlanPtr	park;
 	SPIPlanPtr	promote;
+	SPIPlanPtr	heads;
 	SPIPlanPtr	blocked_heads;
 	SPIPlanPtr	any_blocked;
 	SPIPlanPtr	key_blocked;
+	SPIPlanPtr	queued_ahead;
 } SlotPlans;
 
 static SlotPlans plans;
@@ -217,14 +216,54 @@ try_run_slot(SlotKey *sk, int64 run_id)
 }
 
 /*
+ * The key's queue lock: transactions that set runs aside on the key hold
+ * it in share mode until they commit, so that a run about to take a free
+ * slot can tell that runs it cannot see yet are queued ahead of it.
+ */
+static void
+set_queue_tag(LOCKTAG *tag, uint64 hash)
+{
+	set_slot_tag(tag, hash, 0xFFFF);
+}
+
+/*
+ * Are runs of the key set aside ahead of this one (earlier in its queue)?
+ * Then this run must not overtake them, even with a slot free: FIFO.  A
+ * transaction still setting runs aside on the key (holding its queue lock)
+ * counts as ahead: its runs came first.  (Not asked for a run that was set
+ * aside and brought back: the heads come back in queue order.)
+ */
+static bool
+queued_ahead(SlotKey *sk, RunState *run)
+{
+	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, INT8OID};
+	Datum		values[3];
+	LOCKTAG		tag;
+
+	set_queue_tag(&tag, sk->hash);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, ExclusiveLock, false);
+
+	values[0] = CStringGetTextDatum(sk->key);
+	values[1] = TimestampTzGetDatum(run->queue_at);
+	values[2] = Int64GetDatum(run->run_id);
+	return inngest_run_plan(&plans.queued_ahead,
+							"SELECT 1 FROM inngest.runs WHERE blocked_on = $1 "
+							"AND (queue_at, id) < ($2, $3) LIMIT 1",
+							3, types, values, NULL, SPI_OK_SELECT) > 0;
+}
+
+/*
  * Take a slot of every concurrency key of the run for this transaction.
  * fresh: the run has not started (a "mode": "run" key is taken then, and
  * kept until the run ends).  Returns false, holding nothing new, if some
- * key has no free slot; the caller then parks the run.
+ * key has no free slot, or has runs waiting ahead of this one; the caller
+ * then parks the run (and the probe of the key brings back the head).
  *
- * Step slots are tried first and the (at most one) run-mode key last: a
- * run-mode place, once taken, is written to the run, so nothing may fail
- * after it.
+ * Passes: step slots (advisory locks, cheap) first; then the queue order;
+ * then the (at most one) run-mode place, which once taken is written to
+ * the run, so nothing may fail after it.
  */
 bool
 slots_acquire(RunState *run, bool fresh)
@@ -234,16 +273,19 @@ slots_acquire(RunState *run, bool fresh)
 	int			pass;
 	int			i;
 
-	for (pass = 0; pass < 2; pass++)
+	for (pass = 0; pass < 3; pass++)
 	{
 		for (i = 0; i < slots->n; i++)
 		{
 			SlotKey    *sk = &slots->keys[i];
 			bool		ok;
 
-			if (sk->run_mode != (pass == 1))
+			if (pass == 1)
+				ok = (sk->run_mode && !fresh) || run->was_set_aside ||
+					!queued_ahead(sk, run);
+			else if (sk->run_mode != (pass == 2))
 				continue;
-			if (sk->run_mode)
+			else if (sk->run_mode)
 				ok = !fresh || try_run_slot(sk, run->run_id);
 			else
 				ok = try_step_slot(sk, &taken[i]);
@@ -310,8 +352,11 @@ slots_park(RunState *run)
 	Oid			types[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
 	Datum		values[3];
 	SlotKey    *sk = &run->slots->keys[run->slots->blocked];
+	LOCKTAG		tag;
 
 	Assert(run->slots->blocked >= 0);
+	set_queue_tag(&tag, sk->hash);
+	(void) LockAcquire(&tag, ShareLock, false, false);
 	values[0] = Int64GetDatum(run->run_id);
 	values[1] = CStringGetTextDatum(sk->key);
 	values[2] = TimestampTzGetDatum(run->queue_at);
@@ -336,11 +381,11 @@ slots_release(RunState *run)
 }
 
 /*
- * How many runs of the key could start now.  A slot this backend holds
- * counts for SLOTS_OWN_BATCH: the runs it lets through will be driven by
- * this backend one after another, in this transaction (see slots_promote),
- * so a busy key's queue is brought back a batch at a time rather than a
- * run at a time.
+ * How many runs of the key could start now.  (A slot this backend holds
+ * counts as one: the run it lets through is claimed next, in this
+ * transaction.  Bringing back more at once was tried: the rest became due
+ * at the commit, other executors claimed them only to set them aside
+ * again, and the queue order made everyone yield to those.)
  */
 static int
 free_slots(SlotKey *sk)
@@ -358,15 +403,12 @@ free_slots(SlotKey *sk)
 	{
 		LOCKTAG		tag;
 
-		LockAcquireResult res;
-
 		/* a session-level probe, given back at once */
 		set_slot_tag(&tag, sk->hash, s);
-		res = LockAcquire(&tag, ExclusiveLock, true, true);
-		if (res != LOCKACQUIRE_NOT_AVAIL)
+		if (LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL)
 		{
 			LockRelease(&tag, ExclusiveLock, true);
-			free += res == LOCKACQUIRE_ALREADY_HELD ? SLOTS_OWN_BATCH : 1;
+			free++;
 		}
 	}
 	return free;
@@ -388,8 +430,10 @@ free_slots(SlotKey *sk)
 int
 slots_promote(bool consume)
 {
-	Oid			types[3] = {TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZOID};
-	Datum		values[3];
+	Oid			types[2] = {TEXTARRAYOID, INT4ARRAYOID};
+	Datum		values[2];
+	SPITupleTable *heads;
+	uint64		i;
 	Datum	   *keys;
 	Datum	   *counts;
 	int			n = 0;
@@ -427,18 +471,35 @@ slots_promote(bool consume)
 												TYPALIGN_INT));
 	values[1] = PointerGetDatum(construct_array(counts, n, INT4OID, 4, true,
 												TYPALIGN_INT));
-	values[2] = TimestampTzGetDatum(inngest_clock());
-	n = inngest_run_plan(&plans.promote,
-						 "UPDATE inngest.runs r SET blocked_on = NULL, "
-						 "wake_at = LEAST(r.queue_at, $3) "
-						 "FROM (SELECT h.id FROM ROWS FROM "
+
+	/*
+	 * Lock the heads of the queues, then bring each back by primary key:
+	 * two plans that stay right whatever the table's size (an UPDATE
+	 * joining the heads was planned as a scan of all runs).
+	 */
+	n = inngest_run_plan(&plans.heads,
+						 "SELECT h.id FROM ROWS FROM "
 						 "  (pg_catalog.unnest($1::pg_catalog.text[]), "
 						 "   pg_catalog.unnest($2::pg_catalog.int4[])) AS k(key, n), "
 						 "  LATERAL (SELECT id FROM inngest.runs "
 						 "    WHERE blocked_on = k.key ORDER BY queue_at, id "
-						 "    LIMIT k.n FOR UPDATE SKIP LOCKED) h) AS heads "
-						 "WHERE r.id = heads.id AND r.blocked_on IS NOT NULL",
-						 3, types, values, NULL, SPI_OK_UPDATE);
+						 "    LIMIT k.n FOR UPDATE SKIP LOCKED) h",
+						 2, types, values, NULL, SPI_OK_SELECT);
+	heads = SPI_tuptable;
+	for (i = 0; i < n; i++)
+	{
+		Oid			ptypes[2] = {INT8OID, TIMESTAMPTZOID};
+		Datum		pvalues[2];
+		bool		isnull;
+
+		pvalues[0] = SPI_getbinval(heads->vals[i], heads->tupdesc, 1, &isnull);
+		pvalues[1] = TimestampTzGetDatum(inngest_clock());
+		(void) inngest_run_plan(&plans.promote,
+								"UPDATE inngest.runs SET blocked_on = NULL, "
+								"wake_at = LEAST(queue_at, $2) WHERE id = $1",
+								2, ptypes, pvalues, NULL, SPI_OK_UPDATE);
+	}
+	SPI_freetuptable(heads);
 	if (n > 0)
 		worker_request_wake();
 	return n;
@@ -611,7 +672,14 @@ slots_ingest_park(InngestFunction *fn, Jsonb *event)
 		if (!found)
 			entry->park = queue_nonempty(&sk) || free_slots(&sk) == 0;
 		if (entry->park)
+		{
+			LOCKTAG		tag;
+
+			/* runs set aside on the key are committing: see queued_ahead */
+			set_queue_tag(&tag, sk.hash);
+			(void) LockAcquire(&tag, ShareLock, false, false);
 			return sk.key;
+		}
 	}
 	return NULL;
 }
