@@ -48,16 +48,6 @@ static int	n_latency = 1000;
 static int	interval_ms = 2;
 
 static void
-sleep_ms(double ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t) (ms / 1000);
-	ts.tv_nsec = (long) ((ms - ts.tv_sec * 1000.0) * 1e6);
-	nanosleep(&ts, NULL);
-}
-
-static void
 setup(PGconn *conn)
 {
 	exec_ok(conn, "DROP SCHEMA IF EXISTS bench CASCADE");
@@ -113,7 +103,7 @@ wait_ended(PGconn *conn, const char *function_id, long count, double t0)
 			return now_s() - t0;
 		if (now_s() - t0 > 600)
 			fail("runs of %s did not end within 10 minutes", function_id);
-		sleep_ms(10);
+		sleep_s(0.010);
 	}
 }
 
@@ -152,7 +142,7 @@ send_latency_events(PGconn *conn, const char *prefix, int n)
 				 "INSERT INTO inngest.events (name, data) VALUES ('bench.latency', "
 				 "jsonb_build_object('k', '%s-%d', 'sent', clock_timestamp()))", prefix, i);
 		exec_ok(conn, sql);
-		sleep_ms(interval_ms);
+		sleep_s(interval_ms / 1000.0);
 	}
 }
 
@@ -192,7 +182,7 @@ wait_latency_runs(PGconn *conn, const char *prefix, int n)
 	{
 		if (now_s() - t0 > 120)
 			fail("latency runs (%s) did not start within 2 minutes", prefix);
-		sleep_ms(10);
+		sleep_s(0.010);
 	}
 }
 
@@ -216,22 +206,22 @@ main(int argc, char **argv)
 				conninfo = optarg;
 				break;
 			case 'n':
-				n_events = atol(optarg);
+				n_events = parse_long(optarg, 'n', 1);
 				break;
 			case 'r':
-				n_rounds = atoi(optarg);
+				n_rounds = (int) parse_long(optarg, 'r', 1);
 				break;
 			case 'k':
-				n_keys = atoi(optarg);
+				n_keys = (int) parse_long(optarg, 'k', 1);
 				break;
 			case 'q':
-				n_queued = atol(optarg);
+				n_queued = parse_long(optarg, 'q', 0);
 				break;
 			case 'l':
-				n_latency = atoi(optarg);
+				n_latency = (int) parse_long(optarg, 'l', 1);
 				break;
 			case 'i':
-				interval_ms = atoi(optarg);
+				interval_ms = (int) parse_long(optarg, 'i', 0);
 				break;
 			default:
 				fprintf(stderr, "usage: %s [-d conninfo] [-n events] [-r rounds] [-k keys] "
@@ -239,9 +229,6 @@ main(int argc, char **argv)
 				return 2;
 		}
 	}
-	if (n_events <= 0 || n_rounds <= 0 || n_keys <= 0 || n_queued < 0 ||
-		n_latency <= 0 || interval_ms < 0)
-		fail("bad arguments");
 
 	conn = connect_db();
 	holder = connect_db();
@@ -282,7 +269,7 @@ main(int argc, char **argv)
 	/* its step is inside, waiting for our lock (its insert not committed) */
 	while (query_ll(conn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
 					"AND objid = 4242 AND NOT granted") < 1)
-		sleep_ms(5);
+		sleep_s(0.005);
 	t0 = now_s();
 	snprintf(sql, sizeof(sql),
 			 "INSERT INTO inngest.events (name, data) "
@@ -301,7 +288,7 @@ main(int argc, char **argv)
 			break;
 		if (now_s() - t0 > 600)
 			fail("the busy key's runs were not all set aside within 10 minutes");
-		sleep_ms(50);
+		sleep_s(0.050);
 	}
 	out("runs queued behind the busy key", "", "%ld", n_queued);
 	out("time to set them aside", "s", "%.2f", now_s() - t0);

@@ -74,24 +74,6 @@ static double	one_step_wal_sum = 0.0; /* WAL bytes per run, summed over rounds *
 /* ------------------------------------------------------------------------ */
 
 
-static void
-sleep_ns(long ns)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ns / 1000000000L;
-	ts.tv_nsec = ns % 1000000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-
-
-
-
-
-
-
 /* The current WAL insert position, as text ("0/1A2B3C"). */
 static char *
 wal_lsn(PGconn *conn)
@@ -227,7 +209,7 @@ run_inserters(int k, int secs, const char *sql, double *elapsed)
 
 	pthread_barrier_wait(&start_barrier);
 	t0 = now_s();
-	sleep_ns((long) secs * 1000000000L);
+	sleep_s(secs);
 	__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < k; i++)
 		pthread_join(ws[i].thread, NULL);
@@ -411,7 +393,7 @@ wait_done(PGconn *conn, long long target, double t_start, PollStats *ps)
 			fail("timeout: runs did not complete within %.0f s",
 				 DRAIN_TIMEOUT_S);
 		}
-		sleep_ns(POLL_INTERVAL_NS);
+		sleep_s(POLL_INTERVAL_NS / 1e9);
 	}
 }
 
@@ -604,22 +586,6 @@ usage(const char *prog)
 			"      runs_due index, count only when nothing is runnable)\n",
 			prog);
 	exit(2);
-}
-
-static long
-parse_long(const char *s, char opt, long min)
-{
-	char	   *end;
-	long		v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < min)
-	{
-		fprintf(stderr, "invalid value for -%c: %s\n", opt, s);
-		exit(2);
-	}
-	return v;
 }
 
 int

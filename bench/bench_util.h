@@ -7,6 +7,7 @@
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,37 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Sleep s seconds (fractions too), resuming after signals */
+static inline void
+sleep_s(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t) s;
+	ts.tv_nsec = (long) ((s - (double) ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* The value of option -opt: an integer of at least min, else exit(2) */
+static inline long
+parse_long(const char *s, char opt, long min)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < min)
+	{
+		fprintf(stderr, "invalid value for -%c: %s\n", opt, s);
+		exit(2);
+	}
+	return v;
 }
 
 /* One aligned result line: "name:   value unit". */

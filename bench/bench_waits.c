@@ -85,21 +85,6 @@ static int		due_secs = 10;
 
 
 static void
-sleep_s(double s)
-{
-	struct timespec ts;
-
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t) s;
-	ts.tv_nsec = (long) ((s - (double) ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-
-
-static void
 progress(const char *fmt, ...)
 {
 	va_list		ap;
@@ -799,22 +784,6 @@ usage(const char *prog)
 			"  -s  seconds from the insert to the due time (default 10)\n",
 			prog);
 	exit(2);
-}
-
-static long
-parse_long(const char *s, char opt, long min)
-{
-	char	   *end;
-	long		v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < min)
-	{
-		fprintf(stderr, "invalid value for -%c: %s\n", opt, s);
-		exit(2);
-	}
-	return v;
 }
 
 int
