@@ -541,9 +541,10 @@ executor_run_next(bool commit_steps)
 				ed.message = (char *) problem;
 				progress_fail(run, progress_error_jsonb(&ed));
 			}
-			else if (fn->flow != NULL && fn->flow->nconcurrency > 0 &&
-					 (slots_prepare(run, fn), !slots_acquire(run, fresh)))
-				slots_park(run);	/* no free slot: wait for one, unspun */
+			else if (!slots_enter(run, fn, fresh))
+			{
+				/* no free slot: set aside until one frees, unspun */
+			}
 			else
 			{
 				fmgr_info_cxt(run->handler, &run->flinfo, run->cxt);
@@ -1143,12 +1144,7 @@ checkpoint(RunState *run)
 	}
 
 	/* the commit gave back its concurrency slots: the next step needs them */
-	if (run->slots != NULL && !slots_acquire(run, false))
-	{
-		slots_park(run);
-		return false;
-	}
-	return true;
+	return slots_enter(run, NULL, false);
 }
 
 
@@ -1215,9 +1211,7 @@ executor_tick(int max_runs)
 		CommandCounterIncrement();
 
 	/* runs set aside for a concurrency slot that may be free now */
-	(void) slots_sweep();
-	(void) slots_promote(true);
-	CommandCounterIncrement();
+	(void) slots_begin_transaction();
 
 	while (max_runs <= 0 || count < max_runs)
 	{

@@ -73,12 +73,10 @@ extern void flow_cleanup(void);
 
 /* slots.c: concurrency limits */
 struct RunState;
-extern void slots_prepare(struct RunState *run, InngestFunction *fn);
-extern bool slots_acquire(struct RunState *run, bool fresh);
-extern void slots_park(struct RunState *run);
+extern bool slots_enter(struct RunState *run, InngestFunction *fn, bool fresh);
 extern void slots_release(struct RunState *run);
+extern bool slots_begin_transaction(void);
 extern int	slots_promote(bool consume);
-extern bool slots_sweep(void);
 extern void slots_ingest_begin(void);
 extern char *slots_ingest_park(InngestFunction *fn, Jsonb *event);
 

@@ -136,7 +136,7 @@ fill_key(SlotKey *sk, char *key, ConcurrencyLimit *cl)
  * Compute the concurrency keys of the run being claimed (fn has
  * concurrency limits), in the run's memory.
  */
-void
+static void
 slots_prepare(RunState *run, InngestFunction *fn)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(run->cxt);
@@ -265,7 +265,7 @@ queued_ahead(SlotKey *sk, RunState *run)
  * then the (at most one) run-mode place, which once taken is written to
  * the run, so nothing may fail after it.
  */
-bool
+static bool
 slots_acquire(RunState *run, bool fresh)
 {
 	RunSlots   *slots = run->slots;
@@ -346,7 +346,7 @@ touch(SlotKey *sk)
  * parked between steps is 'queued' again; a sleeper or waiter keeps its
  * status, so that it resumes as one.
  */
-void
+static void
 slots_park(RunState *run)
 {
 	Oid			types[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
@@ -511,7 +511,7 @@ slots_promote(bool consume)
  * aside, so that an idle executor comes back in a second.  Also cleans
  * up expired flow state now and then.
  */
-bool
+static bool
 slots_sweep(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
@@ -682,4 +682,38 @@ slots_ingest_park(InngestFunction *fn, Jsonb *event)
 		}
 	}
 	return NULL;
+}
+
+/*
+ * Before a run's step: take a slot of each of its concurrency keys for
+ * this transaction, or set the run aside until one frees (false: the
+ * caller stops driving it).  fn is given at the claim, where the run's
+ * keys are computed (and fresh says it has not started); it is NULL after
+ * a checkpoint, when the slots the commit gave back are taken again.
+ */
+bool
+slots_enter(RunState *run, InngestFunction *fn, bool fresh)
+{
+	if (fn != NULL && fn->flow != NULL && fn->flow->nconcurrency > 0)
+		slots_prepare(run, fn);
+	if (run->slots == NULL || slots_acquire(run, fresh))
+		return true;
+	slots_park(run);
+	return false;
+}
+
+/*
+ * At the start of a worker's transaction or of tick(): the sweep, then the
+ * probe of the keys touched by this backend's last transaction (now
+ * committed).  Returns true if runs are set aside somewhere, so that an
+ * idle executor comes back for the sweep.
+ */
+bool
+slots_begin_transaction(void)
+{
+	bool		blocked = slots_sweep();
+
+	(void) slots_promote(true);
+	CommandCounterIncrement();
+	return blocked;
 }

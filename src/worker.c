@@ -503,9 +503,7 @@ executor_round(TimestampTz *next_wake)
 			 * in its last transaction, now committed: wake the runs that
 			 * wait for their slots (slots.c).
 			 */
-			blocked = slots_sweep();
-			(void) slots_promote(true);
-			CommandCounterIncrement();
+			blocked = slots_begin_transaction();
 
 			/*
 			 * Drive due runs in this transaction while they keep coming and
