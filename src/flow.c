@@ -732,6 +732,21 @@ singleton_conflict(InngestFunction *fn, const char *key)
 	return 0;
 }
 
+/* The id and "was inserted" of a run an upsert RETURNING id, xmax = 0 gave */
+static int64
+upserted_run(bool *inserted)
+{
+	bool		isnull;
+	int64		run_id;
+
+	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
+	*inserted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return run_id;
+}
+
 /* debounce: gather the key's pending run, or start gathering one */
 static int64
 admit_debounce(InngestFunction *fn, Jsonb *event, bool *inserted)
@@ -742,8 +757,6 @@ admit_debounce(InngestFunction *fn, Jsonb *event, bool *inserted)
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	TimestampTz now = inngest_clock();
-	bool		isnull;
-	int64		run_id;
 
 	values[0] = CStringGetTextDatum(fn->id);
 	values[1] = JsonbPGetDatum(event);
@@ -764,12 +777,7 @@ admit_debounce(InngestFunction *fn, Jsonb *event, bool *inserted)
 							"wake_at = LEAST($3, r.created_at + $5) "
 							"RETURNING id, xmax OPERATOR(pg_catalog.=) 0",
 							6, types, values, nulls, SPI_OK_INSERT_RETURNING);
-	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										 SPI_tuptable->tupdesc, 1, &isnull));
-	*inserted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 2, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	return run_id;
+	return upserted_run(inserted);
 }
 
 /* batchEvents: append the event to the key's open batch, or open one */
@@ -782,8 +790,6 @@ admit_batch(InngestFunction *fn, Jsonb *event, bool *inserted)
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	TimestampTz now = inngest_clock();
-	bool		isnull;
-	int64		run_id;
 	bool		alone;
 
 	/* events outside the batch condition, and batches of one, start at once */
@@ -817,12 +823,7 @@ admit_batch(InngestFunction *fn, Jsonb *event, bool *inserted)
 							"  THEN NULL ELSE r.pending_key END "
 							"RETURNING id, xmax OPERATOR(pg_catalog.=) 0",
 							6, types, values, nulls, SPI_OK_INSERT_RETURNING);
-	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										 SPI_tuptable->tupdesc, 1, &isnull));
-	*inserted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 2, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	return run_id;
+	return upserted_run(inserted);
 }
 
 /* The priority of a run in seconds, clamped to Inngest's range */
@@ -856,16 +857,8 @@ int64
 flow_admit(InngestFunction *fn, Jsonb *event)
 {
 	FlowConfig *flow = fn->flow;
-	Oid			types[6] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID,
-	TIMESTAMPTZOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	char	   *singleton = NULL;
-	char	   *park;
-	TimestampTz now = inngest_clock();
-	TimestampTz wake_at = now;
-	bool		isnull;
-	bool		inserted = true;
+	bool		inserted;
 	int64		run_id;
 
 	if (flow->idempotency != NULL && !admit_idempotent(fn, event))
@@ -882,45 +875,30 @@ flow_admit(InngestFunction *fn, Jsonb *event)
 			return insert_skipped(fn, event, "singleton", other);
 	}
 
-	if (flow->batch_max > 0)
-		run_id = admit_batch(fn, event, &inserted);
-	else if (flow->debounce_period > 0)
-		run_id = admit_debounce(fn, event, &inserted);
-	else
+	if (flow->batch_max == 0 && flow->debounce_period == 0)
 	{
+		TimestampTz wake_at = inngest_clock();
+
 		if (flow->throttle_limit > 0)
 			wake_at = throttle_start(fn, event);
 		if (flow->priority != NULL)
 			wake_at -= SECS(run_priority(fn, event));
-
-		values[0] = CStringGetTextDatum(fn->id);
-		values[1] = JsonbPGetDatum(event);
-		values[2] = TimestampTzGetDatum(wake_at);
-		if (singleton != NULL)
-			values[3] = CStringGetTextDatum(singleton);
-		else
-			nulls[3] = 'n';
-		values[4] = TimestampTzGetDatum(now);
-		/* a busy concurrency key: created set aside (slots.c) */
-		park = slots_ingest_park(fn, event);
-		if (park != NULL)
-			values[5] = CStringGetTextDatum(park);
-		else
-			nulls[5] = 'n';
-		(void) inngest_run_plan(&plans.insert_run,
-								"INSERT INTO inngest.runs (function_id, event, status, "
-								"wake_at, created_at, active_key, blocked_on, queue_at) "
-								"VALUES ($1, $2, 'queued', CASE WHEN $6 IS NULL THEN $3 END, "
-								"$5, $4, $6, CASE WHEN $6 IS NOT NULL THEN $3 END) RETURNING id",
-								6, types, values, nulls, SPI_OK_INSERT_RETURNING);
-		run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-		SPI_freetuptable(SPI_tuptable);
+		/* a busy concurrency key: the run is created set aside (slots.c) */
+		return ingest_insert_run(fn, event, wake_at, singleton,
+								 slots_ingest_park(fn, event));
 	}
 
-	if (fn->cancel_on != NIL && (inserted || flow->debounce_period > 0))
+	/* a run gathering events (batchEvents or debounce) */
+	if (flow->batch_max > 0)
+		run_id = admit_batch(fn, event, &inserted);
+	else
+		run_id = admit_debounce(fn, event, &inserted);
+	if (fn->cancel_on != NIL)
 	{
-		/* a debounced run now has this event: match cancelOn against it */
+		/*
+		 * Only debounce can have cancelOn here (batching rejects it): the
+		 * run now has this event, so its cancelOn waits match against it.
+		 */
 		if (!inserted)
 			waits_forget_run(run_id);
 		ingest_register_cancel_waits(run_id, fn, event);

@@ -231,11 +231,6 @@ int64
 ingest_start_run(const char *function_id, Jsonb *event)
 {
 	InngestFunction *fn;
-	Oid			types[3] = {TEXTOID, JSONBOID, TIMESTAMPTZOID};
-	Datum		values[3];
-	int			ret;
-	bool		isnull;
-	int64		run_id;
 
 	catalog_refresh();
 	fn = catalog_lookup_function(function_id);
@@ -251,16 +246,42 @@ ingest_start_run(const char *function_id, Jsonb *event)
 		waits_lock_events(requests, n);
 	}
 
-	values[0] = CStringGetTextDatum(function_id);
+	return ingest_insert_run(fn, event, inngest_clock(), NULL, NULL);
+}
+
+/*
+ * Insert one run of fn, due at wake_at, or set aside on the concurrency
+ * key blocked_on (then wake_at is its place in the key's queue), with the
+ * singleton key active_key if not NULL; register its cancelOn waits (the
+ * caller holds their event-name locks) and wake the workers at commit.
+ * Returns the run's id.  The caller has SPI connected and runs as the
+ * extension owner.
+ */
+int64
+ingest_insert_run(InngestFunction *fn, Jsonb *event, TimestampTz wake_at,
+				  const char *active_key, const char *blocked_on)
+{
+	Oid			types[6] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID,
+	TIMESTAMPTZOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+	int64		run_id;
+
+	values[0] = CStringGetTextDatum(fn->id);
 	values[1] = JsonbPGetDatum(event);
-	values[2] = TimestampTzGetDatum(inngest_clock());
-	ret = SPI_execute_plan(inngest_keep_plan(&insert_run_plan,
-											 "INSERT INTO inngest.runs (function_id, event, status, "
-											 "wake_at, created_at) VALUES ($1, $2, 'queued', $3, $3) "
-											 "RETURNING id", 3, types),
-						   values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-		elog(ERROR, "could not insert a run of \"%s\"", function_id);
+	values[2] = TimestampTzGetDatum(wake_at);
+	values[3] = active_key ? CStringGetTextDatum(active_key) : (Datum) 0;
+	nulls[3] = active_key ? ' ' : 'n';
+	values[4] = TimestampTzGetDatum(inngest_clock());
+	values[5] = blocked_on ? CStringGetTextDatum(blocked_on) : (Datum) 0;
+	nulls[5] = blocked_on ? ' ' : 'n';
+	(void) inngest_run_plan(&insert_run_plan,
+							"INSERT INTO inngest.runs (function_id, event, status, "
+							"wake_at, created_at, active_key, blocked_on, queue_at) "
+							"VALUES ($1, $2, 'queued', CASE WHEN $6 IS NULL THEN $3 END, "
+							"$5, $4, $6, CASE WHEN $6 IS NOT NULL THEN $3 END) RETURNING id",
+							6, types, values, nulls, SPI_OK_INSERT_RETURNING);
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);

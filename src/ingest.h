@@ -14,6 +14,9 @@
 
 extern int64 ingest_send_event(const char *name, Jsonb *data);
 extern int64 ingest_start_run(const char *function_id, Jsonb *event);
+extern int64 ingest_insert_run(InngestFunction *fn, Jsonb *event,
+							   TimestampTz wake_at, const char *active_key,
+							   const char *blocked_on);
 extern void ingest_register_cancel_waits(int64 run_id, InngestFunction *fn,
 										 Jsonb *event);
 
