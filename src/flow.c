@@ -180,12 +180,172 @@ required(const char *key)
 			 errmsg("configuration key \"%s\" is required", key)));
 }
 
+/*
+ * The flow-control keys that are objects are described by tables of their
+ * fields, which parse_object() reads: the checks, the messages and the
+ * ranges are then the same for every key, and a field is one line.
+ */
+typedef enum FieldKind
+{
+	FIELD_INT,					/* an integer in [min, max] */
+	FIELD_PERIOD,				/* a duration in [min, max] microseconds */
+	FIELD_VALUE,				/* a value expression (ExprValue *) */
+	FIELD_CONDITION,			/* a predicate expression (JsonPath *) */
+	FIELD_MODE					/* one of modes; stored as "not the first" */
+} FieldKind;
+
+typedef struct FieldSpec
+{
+	const char *name;
+	FieldKind	kind;
+	bool		required;
+	int64		min;
+	int64		max;
+	const char *range;			/* FIELD_PERIOD: [min, max] as users write it */
+	const char *const *modes;	/* FIELD_MODE: the allowed strings, NULL-ended */
+	size_t		offset;			/* where the value goes in the target struct */
+} FieldSpec;
+
+#define INT_FIELD(n, req, lo, hi, s, f) {n, FIELD_INT, req, lo, hi, NULL, NULL, offsetof(s, f)}
+#define PERIOD_FIELD(n, req, lo, hi, r, s, f) \
+	{n, FIELD_PERIOD, req, SECS(lo), SECS(hi), r, NULL, offsetof(s, f)}
+#define VALUE_FIELD(n, req, s, f) {n, FIELD_VALUE, req, 0, 0, NULL, NULL, offsetof(s, f)}
+#define CONDITION_FIELD(n, s, f) {n, FIELD_CONDITION, false, 0, 0, NULL, NULL, offsetof(s, f)}
+#define MODE_FIELD(n, req, m, s, f) {n, FIELD_MODE, req, 0, 0, NULL, m, offsetof(s, f)}
+
+#define WEEK (7 * 24 * 3600)
+
+static const char *const scopes[] = {"fn", "env", "account", NULL};
+static const char *const step_or_run[] = {"step", "run", NULL};
+static const char *const skip_or_cancel[] = {"skip", "cancel", NULL};
+
+static const FieldSpec concurrency_fields[] = {
+	INT_FIELD("limit", true, 1, FLOW_MAX_LIMIT, ConcurrencyLimit, limit),
+	VALUE_FIELD("key", false, ConcurrencyLimit, key),
+	MODE_FIELD("scope", false, scopes, ConcurrencyLimit, env),
+	MODE_FIELD("mode", false, step_or_run, ConcurrencyLimit, run_mode),
+	{NULL}
+};
+static const FieldSpec throttle_fields[] = {
+	INT_FIELD("limit", true, 1, 10000, FlowConfig, throttle_limit),
+	PERIOD_FIELD("period", true, 1, WEEK, "1s to 7d", FlowConfig, throttle_period),
+	INT_FIELD("burst", false, 0, 10000, FlowConfig, throttle_burst),
+	VALUE_FIELD("key", false, FlowConfig, throttle_key),
+	{NULL}
+};
+static const FieldSpec rate_limit_fields[] = {
+	INT_FIELD("limit", true, 1, 10000, FlowConfig, rate_limit),
+	PERIOD_FIELD("period", true, 1, 24 * 3600, "1s to 24h", FlowConfig, rate_period),
+	VALUE_FIELD("key", false, FlowConfig, rate_key),
+	{NULL}
+};
+static const FieldSpec debounce_fields[] = {
+	PERIOD_FIELD("period", true, 1, WEEK, "1s to 7d", FlowConfig, debounce_period),
+	VALUE_FIELD("key", false, FlowConfig, debounce_key),
+	PERIOD_FIELD("timeout", false, 1, WEEK, "1s to 7d", FlowConfig, debounce_timeout),
+	{NULL}
+};
+static const FieldSpec batch_fields[] = {
+	INT_FIELD("maxSize", true, 1, 100, FlowConfig, batch_max),
+	PERIOD_FIELD("timeout", true, 1, 60, "1s to 60s", FlowConfig, batch_timeout),
+	VALUE_FIELD("key", false, FlowConfig, batch_key),
+	CONDITION_FIELD("if", FlowConfig, batch_if),
+	{NULL}
+};
+static const FieldSpec priority_fields[] = {
+	VALUE_FIELD("run", false, FlowConfig, priority),
+	{NULL}
+};
+static const FieldSpec singleton_fields[] = {
+	VALUE_FIELD("key", true, FlowConfig, singleton_key),
+	MODE_FIELD("mode", true, skip_or_cancel, FlowConfig, singleton_cancel),
+	{NULL}
+};
+
+/* "a", "b" or "c" (with quotes) */
+static char *
+quoted_list(const char *const *words, const char *last_sep)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; words[i] != NULL; i++)
+		appendStringInfo(&buf, "%s\"%s\"",
+						 i == 0 ? "" : words[i + 1] == NULL ? last_sep : ", ",
+						 words[i]);
+	return buf.data;
+}
+
+/* Parse the JSON object v, the configuration key prefix, into target */
+static void
+parse_object(JsonbValue *v, const char *prefix, const FieldSpec *fields,
+			 void *target)
+{
+	JsonbContainer *obj = get_object(v, prefix);
+	const char *names[8];
+	const FieldSpec *f;
+	int			n = 0;
+
+	for (f = fields; f->name != NULL; f++)
+		names[n++] = f->name;
+	names[n] = NULL;
+	check_keys(obj, prefix, names,
+			   psprintf("%s has %s.", prefix, quoted_list(names, " and ")));
+
+	for (f = fields; f->name != NULL; f++)
+	{
+		char	   *key = psprintf("%s.%s", prefix, f->name);
+		char	   *dest = (char *) target + f->offset;
+		JsonbValue	kv;
+		char	   *text;
+		int			i;
+
+		if (!has(obj, f->name, &kv))
+		{
+			if (f->required)
+				required(key);
+			continue;
+		}
+		switch (f->kind)
+		{
+			case FIELD_INT:
+				*(int *) dest = get_int(&kv, key, (int) f->min, (int) f->max);
+				break;
+			case FIELD_PERIOD:
+				*(int64 *) dest = get_period(&kv, key, f->min, f->max, f->range);
+				break;
+			case FIELD_VALUE:
+				*(ExprValue **) dest = get_expression(&kv, key);
+				break;
+			case FIELD_CONDITION:
+			case FIELD_MODE:
+				if (kv.type != jbvString)
+					config_wrong_type(key, "a string", &kv);
+				text = pnstrdup(kv.val.string.val, kv.val.string.len);
+				if (f->kind == FIELD_CONDITION)
+				{
+					*(JsonPath **) dest = expr_compile(text, EXPR_SCOPE_EVENT, key);
+					break;
+				}
+				for (i = 0; f->modes[i] != NULL; i++)
+					if (strcmp(text, f->modes[i]) == 0)
+						break;
+				if (f->modes[i] == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("configuration key \"%s\" must be %s, not \"%s\"",
+									key, quoted_list(f->modes, " or "), text)));
+				*(bool *) dest = i > 0;
+				break;
+		}
+	}
+}
+
 /* One concurrency entry: a number, or {limit, key, scope, mode} */
 static void
 parse_concurrency_entry(JsonbValue *v, const char *prefix, ConcurrencyLimit *cl)
 {
-	static const char *const keys[] = {"limit", "key", "scope", "mode", NULL};
-	JsonbContainer *obj;
 	JsonbValue	kv;
 
 	memset(cl, 0, sizeof(*cl));
@@ -194,52 +354,21 @@ parse_concurrency_entry(JsonbValue *v, const char *prefix, ConcurrencyLimit *cl)
 		cl->limit = get_int(v, prefix, 1, FLOW_MAX_LIMIT);
 		return;
 	}
-	obj = get_object(v, prefix);
-	check_keys(obj, prefix, keys,
-			   "A concurrency entry has \"limit\", \"key\", \"scope\" and \"mode\".");
-	if (!has(obj, "limit", &kv))
-		required(psprintf("%s.limit", prefix));
-	cl->limit = get_int(&kv, psprintf("%s.limit", prefix), 1, FLOW_MAX_LIMIT);
-	if (has(obj, "key", &kv))
+	parse_object(v, prefix, concurrency_fields, cl);
+	if (cl->key != NULL)
 	{
-		cl->key = get_expression(&kv, psprintf("%s.key", prefix));
+		/* an env-scoped key is shared by the functions using this text */
+		(void) has(v->val.binary.data, "key", &kv);
 		cl->key_source = pnstrdup(kv.val.string.val, kv.val.string.len);
 	}
-	if (has(obj, "scope", &kv))
+	else if (cl->env)
 	{
-		char	   *scope;
-
-		if (kv.type != jbvString)
-			config_wrong_type(psprintf("%s.scope", prefix), "a string", &kv);
-		scope = pnstrdup(kv.val.string.val, kv.val.string.len);
-		if (strcmp(scope, "env") == 0 || strcmp(scope, "account") == 0)
-			cl->env = true;
-		else if (strcmp(scope, "fn") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("configuration key \"%s.scope\" must be \"fn\", \"env\" or \"account\", not \"%s\"",
-							prefix, scope)));
-		if (cl->env && cl->key == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("configuration key \"%s.key\" is required with scope \"%s\"",
-							prefix, scope),
-					 errhint("A shared limit is identified by its key, e.g. \"key\": \"'openai'\".")));
-	}
-	if (has(obj, "mode", &kv))
-	{
-		char	   *mode;
-
-		if (kv.type != jbvString)
-			config_wrong_type(psprintf("%s.mode", prefix), "a string", &kv);
-		mode = pnstrdup(kv.val.string.val, kv.val.string.len);
-		if (strcmp(mode, "run") == 0)
-			cl->run_mode = true;
-		else if (strcmp(mode, "step") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("configuration key \"%s.mode\" must be \"step\" or \"run\", not \"%s\"",
-							prefix, mode)));
+		(void) has(v->val.binary.data, "scope", &kv);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("configuration key \"%s.key\" is required with scope \"%.*s\"",
+						prefix, kv.val.string.len, kv.val.string.val),
+				 errhint("A shared limit is identified by its key, e.g. \"key\": \"'openai'\".")));
 	}
 }
 
@@ -288,153 +417,30 @@ parse_concurrency(JsonbValue *v, FlowConfig *flow)
 }
 
 static void
-parse_throttle(JsonbValue *v, FlowConfig *flow)
-{
-	static const char *const keys[] = {"limit", "period", "burst", "key", NULL};
-	JsonbContainer *obj = get_object(v, "throttle");
-	JsonbValue	kv;
-
-	check_keys(obj, "throttle", keys,
-			   "throttle has \"limit\", \"period\", \"burst\" and \"key\".");
-	if (!has(obj, "limit", &kv))
-		required("throttle.limit");
-	flow->throttle_limit = get_int(&kv, "throttle.limit", 1, 10000);
-	if (!has(obj, "period", &kv))
-		required("throttle.period");
-	flow->throttle_period = get_period(&kv, "throttle.period", SECS(1),
-									   SECS(7 * 24 * 3600), "1s to 7d");
-	if (has(obj, "burst", &kv))
-		flow->throttle_burst = get_int(&kv, "throttle.burst", 0, 10000);
-	if (has(obj, "key", &kv))
-		flow->throttle_key = get_expression(&kv, "throttle.key");
-}
-
-static void
-parse_rate_limit(JsonbValue *v, FlowConfig *flow)
-{
-	static const char *const keys[] = {"limit", "period", "key", NULL};
-	JsonbContainer *obj = get_object(v, "rateLimit");
-	JsonbValue	kv;
-
-	check_keys(obj, "rateLimit", keys,
-			   "rateLimit has \"limit\", \"period\" and \"key\".");
-	if (!has(obj, "limit", &kv))
-		required("rateLimit.limit");
-	flow->rate_limit = get_int(&kv, "rateLimit.limit", 1, 10000);
-	if (!has(obj, "period", &kv))
-		required("rateLimit.period");
-	flow->rate_period = get_period(&kv, "rateLimit.period", SECS(1),
-								   SECS(24 * 3600), "1s to 24h");
-	if (has(obj, "key", &kv))
-		flow->rate_key = get_expression(&kv, "rateLimit.key");
-}
-
-static void
-parse_debounce(JsonbValue *v, FlowConfig *flow)
-{
-	static const char *const keys[] = {"period", "key", "timeout", NULL};
-	JsonbContainer *obj = get_object(v, "debounce");
-	JsonbValue	kv;
-
-	check_keys(obj, "debounce", keys,
-			   "debounce has \"period\", \"key\" and \"timeout\".");
-	if (!has(obj, "period", &kv))
-		required("debounce.period");
-	flow->debounce_period = get_period(&kv, "debounce.period", SECS(1),
-									   SECS(7 * 24 * 3600), "1s to 7d");
-	if (has(obj, "timeout", &kv))
-		flow->debounce_timeout = get_period(&kv, "debounce.timeout", SECS(1),
-											SECS(7 * 24 * 3600), "1s to 7d");
-	if (has(obj, "key", &kv))
-		flow->debounce_key = get_expression(&kv, "debounce.key");
-}
-
-static void
-parse_batch(JsonbValue *v, FlowConfig *flow)
-{
-	static const char *const keys[] = {"maxSize", "timeout", "key", "if", NULL};
-	JsonbContainer *obj = get_object(v, "batchEvents");
-	JsonbValue	kv;
-
-	check_keys(obj, "batchEvents", keys,
-			   "batchEvents has \"maxSize\", \"timeout\", \"key\" and \"if\".");
-	if (!has(obj, "maxSize", &kv))
-		required("batchEvents.maxSize");
-	flow->batch_max = get_int(&kv, "batchEvents.maxSize", 1, 100);
-	if (!has(obj, "timeout", &kv))
-		required("batchEvents.timeout");
-	flow->batch_timeout = get_period(&kv, "batchEvents.timeout", SECS(1),
-									 SECS(60), "1s to 60s");
-	if (has(obj, "key", &kv))
-		flow->batch_key = get_expression(&kv, "batchEvents.key");
-	if (has(obj, "if", &kv))
-	{
-		if (kv.type != jbvString)
-			config_wrong_type("batchEvents.if", "a string", &kv);
-		flow->batch_if = expr_compile(pnstrdup(kv.val.string.val, kv.val.string.len),
-									  EXPR_SCOPE_EVENT, "batchEvents.if");
-	}
-}
-
-static void
-parse_singleton(JsonbValue *v, FlowConfig *flow)
-{
-	static const char *const keys[] = {"key", "mode", NULL};
-	JsonbContainer *obj = get_object(v, "singleton");
-	JsonbValue	kv;
-	char	   *mode;
-
-	check_keys(obj, "singleton", keys, "singleton has \"key\" and \"mode\".");
-	if (!has(obj, "key", &kv))
-		required("singleton.key");
-	flow->singleton_key = get_expression(&kv, "singleton.key");
-	if (!has(obj, "mode", &kv))
-		required("singleton.mode");
-	if (kv.type != jbvString)
-		config_wrong_type("singleton.mode", "a string", &kv);
-	mode = pnstrdup(kv.val.string.val, kv.val.string.len);
-	if (strcmp(mode, "cancel") == 0)
-		flow->singleton_cancel = true;
-	else if (strcmp(mode, "skip") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("configuration key \"singleton.mode\" must be \"skip\" or \"cancel\", not \"%s\"",
-						mode)));
-}
-
-static void
-parse_priority(JsonbValue *v, FlowConfig *flow)
-{
-	static const char *const keys[] = {"run", NULL};
-	JsonbContainer *obj = get_object(v, "priority");
-	JsonbValue	kv;
-
-	check_keys(obj, "priority", keys, "priority has \"run\".");
-	if (has(obj, "run", &kv))
-		flow->priority = get_expression(&kv, "priority.run");
-}
-
-static void
 parse_idempotency(JsonbValue *v, FlowConfig *flow)
 {
 	flow->idempotency = get_expression(v, "idempotency");
 }
 
-/* The flow-control keys of a configuration and their parsers */
+/*
+ * The flow-control keys of a configuration: objects described by their
+ * fields, or parsed by a function of their own
+ */
 static const struct
 {
 	const char *key;
+	const FieldSpec *fields;
 	void		(*parse) (JsonbValue *v, FlowConfig *flow);
 }			flow_keys[] =
 {
-	{"concurrency", parse_concurrency},
-	{"throttle", parse_throttle},
-	{"rateLimit", parse_rate_limit},
-	{"debounce", parse_debounce},
-	{"batchEvents", parse_batch},
-	{"priority", parse_priority},
-	{"idempotency", parse_idempotency},
-	{"singleton", parse_singleton},
+	{"concurrency", NULL, parse_concurrency},
+	{"throttle", throttle_fields, NULL},
+	{"rateLimit", rate_limit_fields, NULL},
+	{"debounce", debounce_fields, NULL},
+	{"batchEvents", batch_fields, NULL},
+	{"priority", priority_fields, NULL},
+	{"idempotency", NULL, parse_idempotency},
+	{"singleton", singleton_fields, NULL},
 };
 
 static void
@@ -511,7 +517,10 @@ flow_parse_config(Jsonb *config, bool has_cancel_on)
 	{
 		if (!has(root, flow_keys[i].key, &v))
 			continue;
-		flow_keys[i].parse(&v, flow);
+		if (flow_keys[i].fields != NULL)
+			parse_object(&v, flow_keys[i].key, flow_keys[i].fields, flow);
+		else
+			flow_keys[i].parse(&v, flow);
 		any = true;
 	}
 	if (!any)
