@@ -367,6 +367,26 @@ check_top_level_keys(Jsonb *config)
 }
 
 /*
+ * A cron trigger: obj's "cron" (the configuration key is key), a schedule
+ * checked now so that a bad one is an error naming its field before
+ * anything is written (cron_sql.c).
+ */
+static void
+parse_cron_trigger(JsonbContainer *obj, const char *key, List **triggers)
+{
+	TriggerConfig *tc = palloc0(sizeof(TriggerConfig));
+	CronSchedule sched;
+	JsonbValue	v;
+
+	(void) config_get_key(obj, "cron", &v);
+	if (v.type != jbvString)
+		config_wrong_type(key, "a string", &v);
+	tc->cron = pnstrdup(v.val.string.val, v.val.string.len);
+	cron_parse_or_error(tc->cron, &sched);
+	*triggers = lappend(*triggers, tc);
+}
+
+/*
  * Parse one trigger object {"event": ..., "if": ...}.  For the top-level
  * shorthand the caller has checked the keys already (check_keys false).
  */
@@ -394,11 +414,9 @@ parse_trigger_object(JsonbContainer *obj, const char *prefix, bool check_keys,
 		config_unknown_key(key, "A trigger has \"event\" and an optional \"if\", or \"cron\".");
 	}
 
-	/* {"cron": "0 8 * * 1"}: a schedule, checked now (cron_sql.c) */
+	/* {"cron": "0 8 * * 1"} */
 	if (check_keys && config_get_key(obj, "cron", &v))
 	{
-		CronSchedule sched;
-
 		key = psprintf("%s.cron", prefix);
 		if (config_get_key(obj, "event", &v) || config_get_key(obj, "if", &v))
 			ereport(ERROR,
@@ -406,12 +424,7 @@ parse_trigger_object(JsonbContainer *obj, const char *prefix, bool check_keys,
 					 errmsg("configuration key \"%s\" cannot be given with \"event\" or \"if\"",
 							key),
 					 errhint("A trigger is either {\"event\": ..., \"if\": ...} or {\"cron\": ...}.")));
-		(void) config_get_key(obj, "cron", &v);
-		if (v.type != jbvString)
-			config_wrong_type(key, "a string", &v);
-		tc->cron = pnstrdup(v.val.string.val, v.val.string.len);
-		cron_parse_or_error(tc->cron, &sched);
-		*triggers = lappend(*triggers, tc);
+		parse_cron_trigger(obj, key, triggers);
 		return;
 	}
 
@@ -483,20 +496,11 @@ parse_triggers(Jsonb *config)
 			parse_trigger_object(&config->root, "", false, &triggers);
 		if (has_cron)
 		{
-			TriggerConfig *tc = palloc0(sizeof(TriggerConfig));
-			CronSchedule sched;
-
 			if (!has_event && config_get_key(&config->root, "if", &v))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("configuration key \"if\" applies to an event trigger, not to \"cron\"")));
-
-			(void) config_get_key(&config->root, "cron", &v);
-			if (v.type != jbvString)
-				config_wrong_type("cron", "a string", &v);
-			tc->cron = pnstrdup(v.val.string.val, v.val.string.len);
-			cron_parse_or_error(tc->cron, &sched);
-			triggers = lappend(triggers, tc);
+			parse_cron_trigger(&config->root, "cron", &triggers);
 		}
 	}
 

@@ -46,13 +46,6 @@ typedef struct SchedulePlans
 
 static SchedulePlans plans;
 
-/* The first slot strictly after t, or DT_NOEND */
-static TimestampTz
-next_slot(const CronSchedule *s, TimestampTz t)
-{
-	return cron_next_time(s, t);
-}
-
 /*
  * Store the cron triggers of a function (validated by the caller): one row
  * per position.  A schedule whose text did not change keeps its next slot,
@@ -77,7 +70,7 @@ schedules_store(const char *function_id, int n, const int *positions,
 		TimestampTz next;
 
 		cron_parse_or_error(crons[i], &sched);
-		next = next_slot(&sched, inngest_clock());
+		next = cron_next_time(&sched, inngest_clock());
 		values[1] = Int32GetDatum(positions[i]);
 		values[2] = CStringGetTextDatum(crons[i]);
 		values[3] = TimestampTzGetDatum(next);
@@ -117,21 +110,21 @@ latest_slot(const CronSchedule *s, TimestampTz first, TimestampTz now)
 
 	for (i = 0; i < 1000; i++)
 	{
-		next = next_slot(s, slot);
+		next = cron_next_time(s, slot);
 		if (next > now)
 			return slot;
 		slot = next;
 	}
 	for (back = USECS_PER_HOUR; now - back > slot; back *= 8)
 	{
-		next = next_slot(s, now - back);
+		next = cron_next_time(s, now - back);
 		if (next <= now)
 		{
 			slot = next;
 			break;
 		}
 	}
-	while ((next = next_slot(s, slot)) <= now)
+	while ((next = cron_next_time(s, slot)) <= now)
 		slot = next;
 	return slot;
 }
@@ -202,7 +195,7 @@ schedules_fire(TimestampTz now, int max)
 
 		avalues[0] = CStringGetTextDatum(function_id);
 		avalues[1] = Int32GetDatum(position);
-		avalues[2] = TimestampTzGetDatum(next_slot(&sched, slot));
+		avalues[2] = TimestampTzGetDatum(cron_next_time(&sched, slot));
 		(void) inngest_run_plan(&plans.advance,
 								"UPDATE inngest.schedules SET next_at = $3 "
 								"WHERE function_id = $1 AND position = $2",
