@@ -13,20 +13,14 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib $FindBin::RealBin;
+use InngestNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-my $node = PostgreSQL::Test::Cluster->new('main');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'inngest_pg'
-inngest.database = 'postgres'
-inngest.workers = 2
-});
-$node->start;
+my $node = InngestNode::start('main');
 
 $node->safe_psql('postgres', 'CREATE EXTENSION inngest_pg');
 

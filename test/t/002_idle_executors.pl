@@ -9,7 +9,9 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib $FindBin::RealBin;
+use InngestNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
@@ -19,15 +21,7 @@ if ($^O ne 'linux')
 	plan skip_all => 'reads CPU time from /proc';
 }
 
-my $node = PostgreSQL::Test::Cluster->new('idle');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'inngest_pg'
-inngest.database = 'postgres'
-inngest.workers = 2
-});
-$node->start;
+my $node = InngestNode::start('idle');
 $node->safe_psql(
 	'postgres', q{
 	CREATE EXTENSION inngest_pg;

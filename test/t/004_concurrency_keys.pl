@@ -17,21 +17,14 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib $FindBin::RealBin;
+use InngestNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-my $node = PostgreSQL::Test::Cluster->new('concurrency_keys');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'inngest_pg'
-inngest.database = 'postgres'
-inngest.workers = 4
-max_worker_processes = 16
-});
-$node->start;
+my $node = InngestNode::start('concurrency_keys', workers => 4, conf => 'max_worker_processes = 16');
 
 $node->safe_psql('postgres', 'CREATE EXTENSION inngest_pg');
 

@@ -11,20 +11,14 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib $FindBin::RealBin;
+use InngestNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-my $node = PostgreSQL::Test::Cluster->new('cron');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'inngest_pg'
-inngest.database = 'postgres'
-inngest.workers = 2
-});
-$node->start;
+my $node = InngestNode::start('cron');
 
 $node->safe_psql(
 	'postgres', q{
