@@ -50,14 +50,8 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------
 say "== 1. Dependencies, build and install"
-bash "$ROOT/scripts/deps.sh"
-if [ -z "${PG_CONFIG:-}" ]; then
-	if [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
-		PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-	else
-		PG_CONFIG=pg_config
-	fi
-fi
+source "$ROOT/scripts/deps.sh"
+PG_CONFIG=${PG_CONFIG:-$(inngest_pg_config)}
 PG_BINDIR=$("$PG_CONFIG" --bindir)
 # "make install" writes into PostgreSQL's directories: use sudo when not
 # root and they are not writable

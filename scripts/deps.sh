@@ -4,7 +4,8 @@
 # "apt-get update" only when something must be installed.
 #
 # Run it (bash scripts/deps.sh) or source it; sourcing defines and calls
-# inngest_deps and leaves the caller's shell options alone.
+# inngest_deps, defines inngest_pg_config, and leaves the caller's shell
+# options alone.
 
 inngest_deps() {
 	# clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes
@@ -39,6 +40,15 @@ inngest_deps() {
 		apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
 		return 1
 	echo "deps.sh: done" >&2
+}
+
+# The pg_config to build with: PostgreSQL 15's, where Debian puts it.
+inngest_pg_config() {
+	if [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
+		echo /usr/lib/postgresql/15/bin/pg_config
+	else
+		echo pg_config
+	fi
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

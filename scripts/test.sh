@@ -99,15 +99,8 @@ trap on_signal INT TERM
 section() { echo; echo "=== $* ==="; }
 
 section "dependencies"
-bash "$ROOT/scripts/deps.sh"
-
-if [ -z "${PG_CONFIG:-}" ]; then
-	if [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
-		PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-	else
-		PG_CONFIG=pg_config
-	fi
-fi
+source "$ROOT/scripts/deps.sh"
+PG_CONFIG=${PG_CONFIG:-$(inngest_pg_config)}
 PG_BINDIR=$("$PG_CONFIG" --bindir)
 echo "using $("$PG_CONFIG" --version) ($PG_CONFIG)"
 

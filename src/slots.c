@@ -309,6 +309,27 @@ slots_acquire(RunState *run, bool fresh)
 	return true;
 }
 
+/*
+ * An empty table keyed by a key's 64-bit hash, in the backend-lived
+ * context *cxt (created on first use, emptied on every later one).
+ */
+static HTAB *
+key_table(const char *name, Size entrysize, MemoryContext *cxt)
+{
+	HASHCTL		ctl;
+
+	if (*cxt == NULL)
+		*cxt = AllocSetContextCreate(TopMemoryContext, "inngest key table",
+									 ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(*cxt);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = entrysize;
+	ctl.hcxt = *cxt;
+	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
 /* Remember a key to probe at the next transaction */
 static void
 touch(SlotKey *sk)
@@ -317,20 +338,7 @@ touch(SlotKey *sk)
 	bool		found;
 
 	if (touched == NULL)
-	{
-		HASHCTL		ctl;
-
-		if (touched_cxt == NULL)
-			touched_cxt = AllocSetContextCreate(TopMemoryContext,
-												"inngest touched keys",
-												ALLOCSET_SMALL_SIZES);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(uint64);
-		ctl.entrysize = sizeof(SlotKey);
-		ctl.hcxt = touched_cxt;
-		touched = hash_create("inngest touched keys", 64, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+		touched = key_table("inngest touched keys", sizeof(SlotKey), &touched_cxt);
 	entry = hash_search(touched, &sk->hash, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -610,19 +618,7 @@ static int	any_blocked = -1;	/* is any run set aside? -1: not asked */
 void
 slots_ingest_begin(void)
 {
-	HASHCTL		ctl;
-
-	if (ingest_cxt == NULL)
-		ingest_cxt = AllocSetContextCreate(TopMemoryContext,
-										   "inngest ingest keys",
-										   ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(ingest_cxt);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(IngestKey);
-	ctl.hcxt = ingest_cxt;
-	ingest_keys = hash_create("inngest ingest keys", 64, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ingest_keys = key_table("inngest ingest keys", sizeof(IngestKey), &ingest_cxt);
 	any_blocked = -1;
 }
 
