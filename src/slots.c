@@ -618,7 +618,8 @@ static int	any_blocked = -1;	/* is any run set aside? -1: not asked */
 void
 slots_ingest_begin(void)
 {
-	ingest_keys = key_table("inngest ingest keys", sizeof(IngestKey), &ingest_cxt);
+	/* the table is made on first use: most statements never need it */
+	ingest_keys = NULL;
 	any_blocked = -1;
 }
 
@@ -655,7 +656,8 @@ slots_ingest_park(InngestFunction *fn, Jsonb *event)
 	if (fn->flow == NULL || fn->flow->nconcurrency == 0)
 		return NULL;
 	if (ingest_keys == NULL)
-		slots_ingest_begin();
+		ingest_keys = key_table("inngest ingest keys", sizeof(IngestKey),
+								&ingest_cxt);
 	key_event = flow_key_event(fn, event);
 	for (i = 0; i < fn->flow->nconcurrency; i++)
 	{
