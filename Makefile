@@ -4,19 +4,28 @@ MODULE_big = inngest_pg
 OBJS = \
 	src/api.o \
 	src/catalog.o \
+	src/config.o \
 	src/cron.o \
 	src/cron_sql.o \
-	src/executor.o \
+	src/drive.o \
+	src/events.o \
 	src/expr.o \
 	src/flow.o \
 	src/guc.o \
-	src/ingest.o \
+	src/inngest_pg.o \
 	src/jsonutil.o \
-	src/progress.o \
+	src/lifecycle.o \
+	src/memo.o \
+	src/replay.o \
+	src/runs.o \
 	src/schedules.o \
+	src/security.o \
 	src/slots.o \
+	src/spiutil.o \
+	src/stepexec.o \
 	src/steps.o \
 	src/waits.o \
+	src/wake.o \
 	src/worker.o
 DATA = $(wildcard sql/inngest_pg--*.sql)
 PGFILEDESC = "inngest_pg - durable functions inside PostgreSQL"

@@ -2,12 +2,12 @@
  *
  * api.c
  *	  Management functions of the SQL API: create_function,
- *	  delete_function, compile_expression, tick, now, run_id, attempt;
- *	  and running internal SQL as the extension's owner.
+ *	  delete_function, compile_expression, tick, now, run_id, attempt,
+ *	  cancel_run, cancel_runs, rerun.
  *
- * Users cannot write the extension's tables; the C code writes them as the
- * owner of the inngest schema (the role that created the extension), and
- * runs handlers and steps as the role that created the function.
+ * Each checks what the calling role may do, then does it as the owner of
+ * the inngest schema (security.c): users cannot write the extension's
+ * tables themselves.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,10 +27,14 @@
 
 #include "api.h"
 #include "catalog.h"
-#include "executor.h"
+#include "drive.h"
 #include "expr.h"
-#include "ingest.h"
-#include "waits.h"
+#include "guc.h"
+#include "lifecycle.h"
+#include "replay.h"
+#include "runs.h"
+#include "security.h"
+#include "spiutil.h"
 
 PG_FUNCTION_INFO_V1(inngest_now);
 PG_FUNCTION_INFO_V1(inngest_create_function);
@@ -42,72 +46,6 @@ PG_FUNCTION_INFO_V1(inngest_attempt);
 PG_FUNCTION_INFO_V1(inngest_cancel_run);
 PG_FUNCTION_INFO_V1(inngest_cancel_runs);
 PG_FUNCTION_INFO_V1(inngest_rerun);
-
-/* The owner of schema inngest: the role that created the extension */
-Oid
-inngest_schema_owner(void)
-{
-	Oid			nsp = get_namespace_oid("inngest", false);
-	HeapTuple	tup;
-	Oid			owner;
-
-	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for namespace %u", nsp);
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
-/*
- * Switch to the extension owner for internal statements, in the manner of
- * a SECURITY DEFINER function (SET ROLE is refused meanwhile).
- */
-void
-inngest_become_owner(Oid *save_userid, int *save_sec)
-{
-	GetUserIdAndSecContext(save_userid, save_sec);
-	SetUserIdAndSecContext(inngest_schema_owner(),
-						   *save_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-void
-inngest_restore_user(Oid save_userid, int save_sec)
-{
-	SetUserIdAndSecContext(save_userid, save_sec);
-}
-
-/*
- * Set search_path until inngest_pop_search_path(), as a function's SET
- * clause would.  Callers must pop before their transaction or
- * subtransaction ends.
- */
-int
-inngest_push_search_path(const char *path)
-{
-	int			nestlevel = NewGUCNestLevel();
-
-	(void) set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	return nestlevel;
-}
-
-void
-inngest_pop_search_path(int nestlevel)
-{
-	AtEOXact_GUC(true, nestlevel);
-}
-
-/*
- * For the rest of the transaction (SET LOCAL), search only pg_catalog:
- * workers call this at the start of every transaction they run.
- */
-void
-inngest_set_local_search_path(void)
-{
-	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
-}
 
 /* inngest.now(): inngest.fake_now if set, else the real clock */
 Datum
@@ -126,11 +64,24 @@ inngest_create_function(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(catalog_create_function(config, handler)));
 }
 
-/* inngest.delete_function(id text) */
+/*
+ * inngest.delete_function(id text): the definition goes, and its runs that
+ * are not being driven are cancelled (a run being driven notices at its
+ * next step).
+ */
 Datum
 inngest_delete_function(PG_FUNCTION_ARGS)
 {
-	catalog_delete_function(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	char	   *id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			save_userid;
+	int			save_sec;
+
+	catalog_delete_function(id);
+	inngest_spi_connect();
+	inngest_become_owner(&save_userid, &save_sec);
+	runs_cancel_function(id);
+	inngest_restore_user(save_userid, save_sec);
+	SPI_finish();
 	PG_RETURN_VOID();
 }
 
@@ -158,14 +109,14 @@ inngest_tick(PG_FUNCTION_ARGS)
 					 errmsg("max_runs must be at least 1, not %d", max_runs),
 					 errhint("Pass NULL to advance every run that is due.")));
 	}
-	PG_RETURN_INT32(executor_tick(max_runs));
+	PG_RETURN_INT32(drive_tick(max_runs));
 }
 
 /* inngest.run_id(): the run being driven, NULL outside one */
 Datum
 inngest_run_id(PG_FUNCTION_ARGS)
 {
-	RunState   *run = executor_active_run();
+	RunState   *run = replay_active_run();
 
 	if (run == NULL)
 		PG_RETURN_NULL();
@@ -176,7 +127,7 @@ inngest_run_id(PG_FUNCTION_ARGS)
 Datum
 inngest_attempt(PG_FUNCTION_ARGS)
 {
-	RunState   *run = executor_active_run();
+	RunState   *run = replay_active_run();
 
 	if (run == NULL)
 		PG_RETURN_NULL();
@@ -233,11 +184,10 @@ inngest_cancel_run(PG_FUNCTION_ARGS)
 	int			save_sec;
 	bool		cancelled;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	inngest_spi_connect();
 	inngest_become_owner(&save_userid, &save_sec);
 	(void) run_function_checked(run_id, caller, NULL);
-	cancelled = waits_cancel_run(run_id, false, "cancel_run");
+	cancelled = lifecycle_cancel(run_id, false, "cancel_run");
 	inngest_restore_user(save_userid, save_sec);
 	SPI_finish();
 	PG_RETURN_BOOL(cancelled);
@@ -274,8 +224,7 @@ inngest_cancel_runs(PG_FUNCTION_ARGS)
 		condition = expr_compile(text_to_cstring(PG_GETARG_TEXT_PP(3)),
 								 EXPR_SCOPE_EVENT, "if");
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	inngest_spi_connect();
 	inngest_become_owner(&save_userid, &save_sec);
 	catalog_refresh();
 	{
@@ -320,7 +269,7 @@ inngest_cancel_runs(PG_FUNCTION_ARGS)
 	{
 		if (condition != NULL && !expr_match(condition, events[i], NULL))
 			continue;
-		if (waits_cancel_run(ids[i], false, "cancel_runs"))
+		if (lifecycle_cancel(ids[i], false, "cancel_runs"))
 			count++;
 	}
 
@@ -341,11 +290,10 @@ inngest_rerun(PG_FUNCTION_ARGS)
 	Jsonb	   *event;
 	int64		new_id;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	inngest_spi_connect();
 	inngest_become_owner(&save_userid, &save_sec);
 	function_id = run_function_checked(run_id, caller, &event);
-	new_id = ingest_start_run(function_id, event);
+	new_id = lifecycle_start_run(function_id, event);
 	inngest_restore_user(save_userid, save_sec);
 	SPI_finish();
 	PG_RETURN_INT64(new_id);

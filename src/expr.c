@@ -31,6 +31,9 @@
  */
 #include "inngest.h"
 
+#include <ctype.h>
+
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -908,4 +911,65 @@ expr_eval_key(ExprValue *v, Jsonb *target)
 	if (value != NULL)
 		append_key_text(&buf, value);
 	return buf.data;
+}
+
+/* ----------------------------------------------------------------------
+ * Match paths: Inngest's "match" shorthand of waitForEvent and cancelOn
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * Split match ("data.user_id", optionally after "event." or "async.") into
+ * its field names; parts may be NULL to only check it.  Returns the number
+ * of fields, or -1 if match is not a path of plain field names.
+ */
+static int
+split_match(const char *match, Datum *parts)
+{
+	const char *p = match;
+	int			n = 0;
+
+	if (strncmp(p, "event.", 6) == 0 || strncmp(p, "async.", 6) == 0)
+		p += 6;
+	for (;;)
+	{
+		const char *start = p;
+
+		while (isalnum((unsigned char) *p) || *p == '_' || *p == '-')
+			p++;
+		if (p == start || (*p != '.' && *p != '\0'))
+			return -1;
+		if (parts != NULL)
+			parts[n] = PointerGetDatum(cstring_to_text_with_len(start, p - start));
+		n++;
+		if (*p == '\0')
+			return n;
+		p++;
+	}
+}
+
+/* Whether match is a valid match path (see expr_compile_match) */
+bool
+expr_valid_match(const char *match)
+{
+	return split_match(match, NULL) > 0;
+}
+
+/*
+ * Compile Inngest's "match" shorthand, "data.user_id" (the incoming event's
+ * data.user_id must equal the run's), into a text[] path.  key names the
+ * argument or configuration key, for messages.
+ */
+ArrayType *
+expr_compile_match(const char *match, const char *key)
+{
+	Datum	   *parts = palloc(sizeof(Datum) * (strlen(match) / 2 + 2));
+	int			n = split_match(match, parts);
+
+	if (n <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a valid match path in \"%s\"", match, key),
+				 errhint("A match path names a field of both events, like \"data.user_id\".")));
+	return construct_array(parts, n, TEXTOID, -1, false, TYPALIGN_INT);
 }

@@ -9,6 +9,7 @@
 #define INNGEST_EXPR_H
 
 #include "nodes/pg_list.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 #include "utils/jsonpath.h"
 
@@ -44,5 +45,8 @@ extern bool expr_match(JsonPath *path, Jsonb *target, Jsonb *vars);
 extern ExprValue *expr_compile_value(const char *expr, const char *key);
 extern Jsonb *expr_eval_value(ExprValue *v, Jsonb *target);
 extern char *expr_eval_key(ExprValue *v, Jsonb *target);
+
+extern bool expr_valid_match(const char *match);
+extern ArrayType *expr_compile_match(const char *match, const char *key);
 
 #endif							/* INNGEST_EXPR_H */

@@ -1,8 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * guc.c
- *	  Module entry point (_PG_init), configuration parameters, and the
- *	  extension's clock.
+ *	  Configuration parameters of inngest_pg, and the extension's clock.
  *
  * Every time decision the extension makes (sleeps, backoff, event
  * timestamps) reads inngest_clock(), so that inngest.fake_now moves them
@@ -18,9 +17,6 @@
 #include "utils/guc.h"
 
 #include "guc.h"
-#include "worker.h"
-
-PG_MODULE_MAGIC;
 
 /* GUC variables */
 char	   *inngest_database = NULL;
@@ -35,7 +31,6 @@ static char *inngest_fake_now_string = NULL;
 static bool fake_now_set = false;
 static TimestampTz fake_now_value = 0;
 
-void		_PG_init(void);
 static bool check_fake_now(char **newval, void **extra, GucSource source);
 static void assign_fake_now(const char *newval, void *extra);
 
@@ -99,6 +94,15 @@ assign_fake_now(const char *newval, void *extra)
 	}
 }
 
+/* t + interval, as timestamptz + interval computes it */
+TimestampTz
+inngest_add_interval(TimestampTz t, Interval *interval)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(t),
+												   IntervalPGetDatum(interval)));
+}
+
 /*
  * The extension's clock.  The real clock is read fresh on every call, not
  * frozen at transaction start, because workers make wake-up decisions in
@@ -113,11 +117,11 @@ inngest_clock(void)
 }
 
 /*
- * Module load: define the GUCs and, when preloaded, register the launcher
- * worker and the shared memory it uses to wake executors.
+ * Define the GUCs (at module load, from _PG_init).  Those that shape shared
+ * memory or the workers exist only when the library is preloaded.
  */
 void
-_PG_init(void)
+guc_define(void)
 {
 	/*
 	 * What shapes shared memory and the workers can only be set at server
@@ -190,6 +194,4 @@ _PG_init(void)
 							   check_fake_now, assign_fake_now, NULL);
 
 	MarkGUCPrefixReserved("inngest");
-
-	worker_init();
 }

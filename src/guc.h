@@ -1,12 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * guc.h
- *	  Configuration parameters of inngest_pg and the module's entry point.
+ *	  Configuration parameters of inngest_pg, and the extension's clock.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef INNGEST_GUC_H
 #define INNGEST_GUC_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
 
 extern char *inngest_database;
 extern int	inngest_workers;
@@ -14,5 +18,11 @@ extern int	inngest_idle_timeout;
 extern int	inngest_runs_per_transaction;
 extern int	inngest_max_event_size;
 extern int	inngest_max_step_output_size;
+
+extern void guc_define(void);
+
+/* The extension's clock: inngest.fake_now if set, else the real one */
+extern TimestampTz inngest_clock(void);
+extern TimestampTz inngest_add_interval(TimestampTz t, Interval *interval);
 
 #endif							/* INNGEST_GUC_H */

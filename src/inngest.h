@@ -1,11 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * inngest.h
- *	  Definitions shared by every subsystem of inngest_pg: limits, error
- *	  codes and the extension-wide helpers.
+ *	  Constants shared by every file of inngest_pg: limits, our SQLSTATEs and
+ *	  the advisory lock tags we take.
  *
- * Each subsystem has its own header (catalog.h, executor.h, ...); this one
- * holds only what all of them need.
+ * Only definitions live here, no functions: each subsystem declares its
+ * own in its header, and doc/design.md draws the layers they form.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,7 +17,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
-/* Limits (DESIGN.md section 6) */
+/* Limits (README, "Limits") */
 #define INNGEST_MAX_ID_LEN			255 /* function ids, event names, step ids */
 #define INNGEST_KEY_SIZE			272 /* hash key: id plus ":NNNN" suffix */
 #define INNGEST_MAX_STEPS			1000	/* steps per run */
@@ -35,18 +35,13 @@
 #define ERRCODE_INNGEST_NON_RETRIABLE	MAKE_SQLSTATE('I','G','0','0','1')
 #define ERRCODE_INNGEST_STEP_DISCOVERED MAKE_SQLSTATE('I','G','9','0','0')
 
-/* Field4 of the advisory lock tags we take, apart from users' (1 and 2) */
-#define INNGEST_LOCKTAG_RUN			0x4947
-
-/* guc.c: the extension's clock (inngest.fake_now or the real one) */
-extern TimestampTz inngest_clock(void);
-
-/* api.c: run internal SQL as the owner of the inngest schema */
-extern Oid	inngest_schema_owner(void);
-extern void inngest_become_owner(Oid *save_userid, int *save_sec);
-extern void inngest_restore_user(Oid save_userid, int save_sec);
-extern int	inngest_push_search_path(const char *path);
-extern void inngest_pop_search_path(int nestlevel);
-extern void inngest_set_local_search_path(void);
+/*
+ * Field4 of the advisory lock tags we take (users' advisory locks use 1 and
+ * 2).  doc/design.md, "Locking", says who takes which and in what order.
+ */
+#define INNGEST_LOCKTAG_RUN			0x4947	/* a run has a live driver */
+#define INNGEST_LOCKTAG_EVENT		0x4948	/* an event name (waits.c) */
+#define INNGEST_LOCKTAG_SLOT		0x4949	/* a concurrency slot (slots.c) */
+#define INNGEST_LOCKTAG_SINGLETON	0x494A	/* a singleton key (flow.c) */
 
 #endif							/* INNGEST_H */

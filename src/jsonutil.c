@@ -1,13 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * jsonutil.c
- *	  Small helpers shared by the subsystems: building jsonb objects key by
- *	  key (events, errors, system events), and preparing SPI plans once.
+ *	  Building jsonb in C, key by key: events as handlers see them, errors
+ *	  as runs and steps record them, system events.
  *
  *-------------------------------------------------------------------------
  */
 #include "inngest.h"
 
+#include "utils/datetime.h"
+#include "utils/elog.h"
 #include "utils/numeric.h"
 
 #include "jsonutil.h"
@@ -75,44 +77,73 @@ jsonb_push_jsonb(JsonbParseState **state, const char *key, Jsonb *value)
 	}
 }
 
-/*
- * Prepare sql once per backend and keep the plan in *slot.  PostgreSQL's
- * plan cache revalidates it when the tables it uses change (or are dropped
- * and created again with the extension).
- */
-SPIPlanPtr
-inngest_keep_plan(SPIPlanPtr *slot, const char *sql, int nargs,
-				  const Oid *types)
+/* Inngest's "ts": milliseconds since the Unix epoch */
+int64
+inngest_unix_ms(TimestampTz t)
 {
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) types);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*slot = plan;
-	}
-	return *slot;
+	return t / 1000 +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 }
 
 /*
- * Execute the kept plan in *slot (prepared from sql on first use) with a
- * fresh snapshot; an outcome other than expected is an internal error.
- * Returns SPI_processed.
+ * An event as a handler sees it: {"name", "data", "id", "ts"}.  Every
+ * event a run receives is built here: inserted ones (events.c), the
+ * invoked function's (lifecycle.c) and cron's (schedules.c).
  */
-uint64
-inngest_run_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *types,
-				 Datum *values, const char *nulls, int expected)
+Jsonb *
+jsonb_event(const char *name, int namelen, Jsonb *data, const char *id,
+			int idlen, TimestampTz ts)
 {
-	int			ret;
+	JsonbParseState *state = NULL;
 
-	ret = SPI_execute_plan(inngest_keep_plan(slot, sql, nargs, types),
-						   values, nulls, false, 0);
-	if (ret != expected)
-		elog(ERROR, "inngest_pg internal statement failed (%s): %s",
-			 SPI_result_code_string(ret), sql);
-	return SPI_processed;
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	jsonb_push_string(&state, "name", name, namelen);
+	jsonb_push_jsonb(&state, "data", data);
+	jsonb_push_string(&state, "id", id, idlen);
+	jsonb_push_int64(&state, "ts", inngest_unix_ms(ts));
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * An error as jsonb: {"message", "sqlstate", "detail", "hint", "context"}.
+ * NULL stands for "the run's function no longer exists".
+ */
+Jsonb *
+jsonb_error(ErrorData *edata)
+{
+	JsonbParseState *state = NULL;
+	ErrorData	gone;
+
+	if (edata == NULL)
+	{
+		memset(&gone, 0, sizeof(gone));
+		gone.sqlerrcode = ERRCODE_UNDEFINED_OBJECT;
+		gone.message = "the run's function was deleted";
+		edata = &gone;
+	}
+
+#define PUSH_TEXT(name, s) \
+	do { if ((s) != NULL) \
+		jsonb_push_string(&state, (name), (s), strlen(s)); } while (0)
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	PUSH_TEXT("message", edata->message ? edata->message : "unknown error");
+	PUSH_TEXT("sqlstate", unpack_sql_state(edata->sqlerrcode));
+	PUSH_TEXT("detail", edata->detail);
+	PUSH_TEXT("hint", edata->hint);
+	PUSH_TEXT("context", edata->context);
+#undef PUSH_TEXT
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/* jsonb_error() of an error made here: a code and a message */
+Jsonb *
+jsonb_error_message(int sqlerrcode, const char *message)
+{
+	ErrorData	ed;
+
+	memset(&ed, 0, sizeof(ed));
+	ed.sqlerrcode = sqlerrcode;
+	ed.message = (char *) message;
+	return jsonb_error(&ed);
 }

@@ -1,14 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * jsonutil.h
- *	  Small helpers to build jsonb objects in C, and to keep SPI plans.
+ *	  Building jsonb in C: objects key by key, events, errors.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef INNGEST_JSONUTIL_H
 #define INNGEST_JSONUTIL_H
 
-#include "executor/spi.h"
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 extern void jsonb_push_string(JsonbParseState **state, const char *key,
@@ -18,11 +20,10 @@ extern void jsonb_push_int64(JsonbParseState **state, const char *key,
 extern void jsonb_push_jsonb(JsonbParseState **state, const char *key,
 							 Jsonb *value);
 
-extern SPIPlanPtr inngest_keep_plan(SPIPlanPtr *slot, const char *sql,
-									int nargs, const Oid *types);
-
-extern uint64 inngest_run_plan(SPIPlanPtr *slot, const char *sql, int nargs,
-							   const Oid *types, Datum *values,
-							   const char *nulls, int expected);
+extern int64 inngest_unix_ms(TimestampTz t);
+extern Jsonb *jsonb_event(const char *name, int namelen, Jsonb *data,
+						  const char *id, int idlen, TimestampTz ts);
+extern Jsonb *jsonb_error(ErrorData *edata);
+extern Jsonb *jsonb_error_message(int sqlerrcode, const char *message);
 
 #endif							/* INNGEST_JSONUTIL_H */

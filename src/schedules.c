@@ -1,11 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * schedules.c
- *	  Cron triggers: a function's schedules, and starting a run for each
- *	  due slot.
+ *	  Cron triggers: starting a run for each due slot of a schedule.
  *
  * inngest.schedules holds one row per cron trigger with the next slot to
- * fire (next_at).  Firing a slot locks the row (FOR UPDATE SKIP LOCKED),
+ * fire (next_at; catalog.c writes the rows when a function is created).  Firing a slot locks the row (FOR UPDATE SKIP LOCKED),
  * starts the run and moves next_at past the slot, all in one transaction:
  * so a slot starts exactly one run, whether the launcher, several
  * sessions calling tick(), or a restart in between are involved.  After
@@ -28,72 +27,21 @@
 #include "utils/timestamp.h"
 
 #include "cron.h"
-#include "ingest.h"
 #include "jsonutil.h"
+#include "lifecycle.h"
 #include "schedules.h"
-#include "worker.h"
+#include "spiutil.h"
 
 #define TIMER_EVENT "inngest/scheduled.timer"
 
 typedef struct SchedulePlans
 {
-	SPIPlanPtr	upsert;
-	SPIPlanPtr	drop_others;
 	SPIPlanPtr	due;
 	SPIPlanPtr	advance;
 	SPIPlanPtr	next;
 } SchedulePlans;
 
 static SchedulePlans plans;
-
-/*
- * Store the cron triggers of a function (validated by the caller): one row
- * per position.  A schedule whose text did not change keeps its next slot,
- * so replacing a definition with the same schedule neither skips nor
- * repeats one.  Runs as the extension owner with SPI connected.
- */
-void
-schedules_store(const char *function_id, int n, const int *positions,
-				char **crons)
-{
-	Oid			types[4] = {TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[4];
-	Datum	   *kept = palloc(sizeof(Datum) * (n + 1));
-	Oid			dtypes[2] = {TEXTOID, INT4ARRAYOID};
-	Datum		dvalues[2];
-	int			i;
-
-	values[0] = CStringGetTextDatum(function_id);
-	for (i = 0; i < n; i++)
-	{
-		CronSchedule sched;
-		TimestampTz next;
-
-		cron_parse_or_error(crons[i], &sched);
-		next = cron_next_time(&sched, inngest_clock());
-		values[1] = Int32GetDatum(positions[i]);
-		values[2] = CStringGetTextDatum(crons[i]);
-		values[3] = TimestampTzGetDatum(next);
-		(void) inngest_run_plan(&plans.upsert,
-								"INSERT INTO inngest.schedules AS s "
-								"(function_id, position, cron, next_at) "
-								"VALUES ($1, $2, $3, $4) "
-								"ON CONFLICT (function_id, position) DO UPDATE "
-								"SET cron = excluded.cron, next_at = CASE "
-								"WHEN s.cron = excluded.cron THEN s.next_at "
-								"ELSE excluded.next_at END",
-								4, types, values, NULL, SPI_OK_INSERT);
-		kept[i] = Int32GetDatum(positions[i]);
-	}
-	dvalues[0] = values[0];
-	dvalues[1] = PointerGetDatum(construct_array(kept, n, INT4OID, 4, true,
-												 TYPALIGN_INT));
-	(void) inngest_run_plan(&plans.drop_others,
-							"DELETE FROM inngest.schedules WHERE function_id = $1 "
-							"AND position <> ALL ($2)",
-							2, dtypes, dvalues, NULL, SPI_OK_DELETE);
-	worker_request_launcher_wake();
-}
 
 /*
  * The latest slot at or before now, given that first (at or before now) is
@@ -135,21 +83,14 @@ timer_event(const char *function_id, int position, const char *cron,
 			TimestampTz slot)
 {
 	JsonbParseState *state = NULL;
-	JsonbParseState *dstate = NULL;
-	int64		ms = slot / 1000 +
-		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
-	char	   *id = psprintf("cron:%s:%d:" INT64_FORMAT, function_id, position, ms);
-
-	(void) pushJsonbValue(&dstate, WJB_BEGIN_OBJECT, NULL);
-	jsonb_push_string(&dstate, "cron", cron, strlen(cron));
+	char	   *id = psprintf("cron:%s:%d:" INT64_FORMAT, function_id, position,
+							  inngest_unix_ms(slot));
 
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	jsonb_push_string(&state, "name", TIMER_EVENT, strlen(TIMER_EVENT));
-	jsonb_push_jsonb(&state, "data",
-					 JsonbValueToJsonb(pushJsonbValue(&dstate, WJB_END_OBJECT, NULL)));
-	jsonb_push_string(&state, "id", id, strlen(id));
-	jsonb_push_int64(&state, "ts", ms);
-	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+	jsonb_push_string(&state, "cron", cron, strlen(cron));
+	return jsonb_event(TIMER_EVENT, strlen(TIMER_EVENT),
+					   JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)),
+					   id, strlen(id), slot);
 }
 
 /*
@@ -190,7 +131,7 @@ schedules_fire(TimestampTz now, int max)
 
 		cron_parse_or_error(cron, &sched);
 		slot = latest_slot(&sched, first, now);
-		(void) ingest_start_run(function_id,
+		(void) lifecycle_start_run(function_id,
 								timer_event(function_id, position, cron, slot));
 
 		avalues[0] = CStringGetTextDatum(function_id);

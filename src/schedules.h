@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * schedules.h
- *	  Cron triggers: storing a function's schedules and firing due slots.
+ *	  Cron triggers: firing the due slots of schedules.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,8 +10,6 @@
 
 #include "inngest.h"
 
-extern void schedules_store(const char *function_id, int n,
-							const int *positions, char **crons);
 extern int	schedules_fire(TimestampTz now, int max);
 extern TimestampTz schedules_next_fire(void);
 

@@ -49,17 +49,13 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
-#include "executor.h"
-#include "flow.h"
-#include "jsonutil.h"
-#include "worker.h"
+#include "config.h"
+#include "runs.h"
+#include "slots.h"
+#include "spiutil.h"
 
-/* Field4 of the advisory lock tags of concurrency slots */
-#define INNGEST_LOCKTAG_SLOT	0x4949
-
-/* How often the sweep runs, and flow state is cleaned up */
+/* How often the sweep runs */
 #define SLOTS_SWEEP_MS			1000
-#define FLOW_CLEANUP_MS			60000
 
 /* One concurrency key of a run */
 typedef struct SlotKey
@@ -81,10 +77,6 @@ typedef struct RunSlots
 typedef struct SlotPlans
 {
 	SPIPlanPtr	count_active;
-	SPIPlanPtr	set_active;
-	SPIPlanPtr	park;
-	SPIPlanPtr	promote;
-	SPIPlanPtr	heads;
 	SPIPlanPtr	blocked_heads;
 	SPIPlanPtr	any_blocked;
 	SPIPlanPtr	key_blocked;
@@ -101,7 +93,6 @@ static HTAB *touched = NULL;
 static MemoryContext touched_cxt = NULL;
 
 static TimestampTz last_sweep = 0;
-static TimestampTz last_cleanup = 0;
 
 static void
 set_slot_tag(LOCKTAG *tag, uint64 hash, int slot)
@@ -141,7 +132,7 @@ slots_prepare(RunState *run, InngestFunction *fn)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(run->cxt);
 	RunSlots   *slots = palloc0(sizeof(RunSlots));
-	Jsonb	   *event = flow_key_event(fn, run->event);
+	Jsonb	   *event = config_key_event(fn, run->event);
 	int			i;
 
 	for (i = 0; i < fn->flow->nconcurrency; i++)
@@ -196,8 +187,6 @@ static bool
 try_run_slot(SlotKey *sk, int64 run_id)
 {
 	LOCKTAG		tag;
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
 
 	set_slot_tag(&tag, sk->hash, 0);
 	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
@@ -207,11 +196,7 @@ try_run_slot(SlotKey *sk, int64 run_id)
 		LockRelease(&tag, ExclusiveLock, false);
 		return false;
 	}
-	values[0] = Int64GetDatum(run_id);
-	values[1] = CStringGetTextDatum(sk->key);
-	(void) inngest_run_plan(&plans.set_active,
-							"UPDATE inngest.runs SET active_key = $2 WHERE id = $1",
-							2, types, values, NULL, SPI_OK_UPDATE);
+	runs_set_active_key(run_id, sk->key);
 	return true;
 }
 
@@ -349,30 +334,19 @@ touch(SlotKey *sk)
 }
 
 /*
- * Set the run aside until a slot of the key that blocked it frees: it
- * leaves the due index, keeping its place in the key's queue.  A run
- * parked between steps is 'queued' again; a sleeper or waiter keeps its
- * status, so that it resumes as one.
+ * Set the run aside until a slot of the key that blocked it frees (see
+ * runs_park), holding the key's queue lock until commit.
  */
 static void
 slots_park(RunState *run)
 {
-	Oid			types[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[3];
 	SlotKey    *sk = &run->slots->keys[run->slots->blocked];
 	LOCKTAG		tag;
 
 	Assert(run->slots->blocked >= 0);
 	set_queue_tag(&tag, sk->hash);
 	(void) LockAcquire(&tag, ShareLock, false, false);
-	values[0] = Int64GetDatum(run->run_id);
-	values[1] = CStringGetTextDatum(sk->key);
-	values[2] = TimestampTzGetDatum(run->queue_at);
-	(void) inngest_run_plan(&plans.park,
-							"UPDATE inngest.runs SET wake_at = NULL, blocked_on = $2, "
-							"queue_at = $3, status = CASE status WHEN 'running' "
-							"THEN 'queued' ELSE status END WHERE id = $1",
-							3, types, values, NULL, SPI_OK_UPDATE);
+	runs_park(run->run_id, sk->key, run->queue_at);
 	touch(sk);
 }
 
@@ -438,10 +412,6 @@ free_slots(SlotKey *sk)
 int
 slots_promote(bool consume)
 {
-	Oid			types[2] = {TEXTARRAYOID, INT4ARRAYOID};
-	Datum		values[2];
-	SPITupleTable *heads;
-	uint64		i;
 	Datum	   *keys;
 	Datum	   *counts;
 	int			n = 0;
@@ -475,49 +445,16 @@ slots_promote(bool consume)
 	if (n == 0)
 		return 0;
 
-	values[0] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false,
-												TYPALIGN_INT));
-	values[1] = PointerGetDatum(construct_array(counts, n, INT4OID, 4, true,
-												TYPALIGN_INT));
-
-	/*
-	 * Lock the heads of the queues, then bring each back by primary key:
-	 * two plans that stay right whatever the table's size (an UPDATE
-	 * joining the heads was planned as a scan of all runs).
-	 */
-	n = inngest_run_plan(&plans.heads,
-						 "SELECT h.id FROM ROWS FROM "
-						 "  (pg_catalog.unnest($1::pg_catalog.text[]), "
-						 "   pg_catalog.unnest($2::pg_catalog.int4[])) AS k(key, n), "
-						 "  LATERAL (SELECT id FROM inngest.runs "
-						 "    WHERE blocked_on = k.key ORDER BY queue_at, id "
-						 "    LIMIT k.n FOR UPDATE SKIP LOCKED) h",
-						 2, types, values, NULL, SPI_OK_SELECT);
-	heads = SPI_tuptable;
-	for (i = 0; i < n; i++)
-	{
-		Oid			ptypes[2] = {INT8OID, TIMESTAMPTZOID};
-		Datum		pvalues[2];
-		bool		isnull;
-
-		pvalues[0] = SPI_getbinval(heads->vals[i], heads->tupdesc, 1, &isnull);
-		pvalues[1] = TimestampTzGetDatum(inngest_clock());
-		(void) inngest_run_plan(&plans.promote,
-								"UPDATE inngest.runs SET blocked_on = NULL, "
-								"wake_at = LEAST(queue_at, $2) WHERE id = $1",
-								2, ptypes, pvalues, NULL, SPI_OK_UPDATE);
-	}
-	SPI_freetuptable(heads);
-	if (n > 0)
-		worker_request_wake();
-	return n;
+	return runs_promote(PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false,
+														TYPALIGN_INT)),
+						PointerGetDatum(construct_array(counts, n, INT4OID, 4, true,
+														TYPALIGN_INT)));
 }
 
 /*
  * The safety net: every second, find the keys that have runs set aside
  * and probe them (see the file header).  Returns true if some run is set
- * aside, so that an idle executor comes back in a second.  Also cleans
- * up expired flow state now and then.
+ * aside, so that an idle executor comes back in a second.
  */
 static bool
 slots_sweep(void)
@@ -530,11 +467,6 @@ slots_sweep(void)
 	if (!TimestampDifferenceExceeds(last_sweep, now, SLOTS_SWEEP_MS))
 		return touched != NULL && hash_get_num_entries(touched) > 0;
 	last_sweep = now;
-	if (TimestampDifferenceExceeds(last_cleanup, now, FLOW_CLEANUP_MS))
-	{
-		last_cleanup = now;
-		flow_cleanup();
-	}
 
 	/* one head per key, by a skip scan of runs_blocked */
 	n = inngest_run_plan(&plans.blocked_heads,
@@ -566,7 +498,7 @@ slots_sweep(void)
 		for (; fn != NULL && fn->flow != NULL && e < fn->flow->nconcurrency; e++)
 		{
 			Jsonb	   *event = DatumGetJsonbP(SPI_getbinval(tup, tuptable->tupdesc, 3, &isnull));
-			char	   *identity = key_identity(fn, e, flow_key_event(fn, event));
+			char	   *identity = key_identity(fn, e, config_key_event(fn, event));
 
 			if (strcmp(identity, key) == 0)
 			{
@@ -658,7 +590,7 @@ slots_ingest_park(InngestFunction *fn, Jsonb *event)
 	if (ingest_keys == NULL)
 		ingest_keys = key_table("inngest ingest keys", sizeof(IngestKey),
 								&ingest_cxt);
-	key_event = flow_key_event(fn, event);
+	key_event = config_key_event(fn, event);
 	for (i = 0; i < fn->flow->nconcurrency; i++)
 	{
 		SlotKey		sk;

@@ -7,7 +7,8 @@
  * reached it is not executed here, inside the handler: its query and
  * arguments are copied into the run's pending step and the handler is
  * interrupted, so that the executor can run it in a transaction of its
- * own, where its writes and its memo commit together (executor.c).
+ * own, where its writes and its memo commit together (replay.c,
+ * drive.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -22,10 +23,10 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "executor.h"
 #include "expr.h"
+#include "guc.h"
+#include "replay.h"
 #include "steps.h"
-#include "waits.h"
 
 PG_FUNCTION_INFO_V1(inngest_step_run);
 PG_FUNCTION_INFO_V1(inngest_step_sleep);
@@ -55,25 +56,14 @@ memo_result(FunctionCallInfo fcinfo, MemoEntry *memo)
  * completed (else NULL).  Raises at once if a step is already pending.
  */
 static MemoEntry *
-step_lookup(FunctionCallInfo fcinfo, RunState *run, char **key)
+step_lookup(FunctionCallInfo fcinfo, Replay *rp, char **key)
 {
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("step id must not be null")));
-	*key = executor_step_key(run, text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	return executor_memo_lookup(run, *key);
-}
-
-/* Start filling run->pending for a new step of this kind */
-static PendingStep *
-pending_step(RunState *run, const char *key, StepKind kind)
-{
-	PendingStep *step = &run->pending;
-
-	strlcpy(step->key, key, sizeof(step->key));
-	step->kind = kind;
-	return step;
+	*key = replay_step_key(rp, text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	return replay_memo_lookup(rp, *key);
 }
 
 /*
@@ -81,7 +71,7 @@ pending_step(RunState *run, const char *key, StepKind kind)
  * than that is a misuse no retry fixes, so it fails the run.
  */
 static void
-check_resume_time(RunState *run, const char *key, TimestampTz until)
+check_resume_time(Replay *rp, const char *key, TimestampTz until)
 {
 	TimestampTz limit;
 
@@ -92,7 +82,7 @@ check_resume_time(RunState *run, const char *key, TimestampTz until)
 																		ObjectIdGetDatum(InvalidOid),
 																		Int32GetDatum(-1))));
 	if (until > limit)
-		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+		replay_fatal(rp, ERRCODE_INVALID_PARAMETER_VALUE,
 					   "step \"%s\" would resume at %s, more than %s from now",
 					   key, timestamptz_to_str(until), MAX_SLEEP);
 }
@@ -102,7 +92,7 @@ check_resume_time(RunState *run, const char *key, TimestampTz until)
  * messages): negative or beyond a year fails the run.
  */
 static TimestampTz
-resume_after(RunState *run, const char *key, Interval *d, const char *what)
+resume_after(Replay *rp, const char *key, Interval *d, const char *what)
 {
 	Interval	zero;
 	TimestampTz until;
@@ -110,24 +100,24 @@ resume_after(RunState *run, const char *key, Interval *d, const char *what)
 	memset(&zero, 0, sizeof(zero));
 	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(d),
 										  IntervalPGetDatum(&zero))) < 0)
-		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+		replay_fatal(rp, ERRCODE_INVALID_PARAMETER_VALUE,
 					   "%s of step \"%s\" must not be negative", what, key);
 	until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													TimestampTzGetDatum(inngest_clock()),
 													IntervalPGetDatum(d)));
-	check_resume_time(run, key, until);
+	check_resume_time(rp, key, until);
 	return until;
 }
 
 /* A new sleep step until the given time */
 static void
 pg_attribute_noreturn()
-discover_sleep(RunState *run, const char *key, TimestampTz until)
+discover_sleep(Replay *rp, const char *key, TimestampTz until)
 {
-	PendingStep *step = pending_step(run, key, STEP_SLEEP);
+	PendingStep *step = replay_new_step(rp, key, STEP_SLEEP);
 
 	step->until = until;
-	executor_discover(run);
+	replay_discover(rp);
 }
 
 /*
@@ -138,21 +128,21 @@ discover_sleep(RunState *run, const char *key, TimestampTz until)
 Datum
 inngest_step_sleep(PG_FUNCTION_ARGS)
 {
-	RunState   *run = executor_current_run("inngest.step_sleep()");
+	Replay	   *rp = replay_current("inngest.step_sleep()");
 	char	   *key;
 	Interval   *duration;
 	TimestampTz until;
 
-	if (step_lookup(fcinfo, run, &key) != NULL)
+	if (step_lookup(fcinfo, rp, &key) != NULL)
 		PG_RETURN_VOID();
 
 	if (PG_ARGISNULL(1))
-		executor_fatal(run, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+		replay_fatal(rp, ERRCODE_NULL_VALUE_NOT_ALLOWED,
 					   "duration of step \"%s\" must not be null", key);
 	duration = PG_GETARG_INTERVAL_P(1);
-	until = resume_after(run, key, duration, "duration");
+	until = resume_after(rp, key, duration, "duration");
 
-	discover_sleep(run, key, until);
+	discover_sleep(rp, key, until);
 }
 
 /*
@@ -163,23 +153,23 @@ inngest_step_sleep(PG_FUNCTION_ARGS)
 Datum
 inngest_step_sleep_until(PG_FUNCTION_ARGS)
 {
-	RunState   *run = executor_current_run("inngest.step_sleep_until()");
+	Replay	   *rp = replay_current("inngest.step_sleep_until()");
 	char	   *key;
 	TimestampTz until;
 
-	if (step_lookup(fcinfo, run, &key) != NULL)
+	if (step_lookup(fcinfo, rp, &key) != NULL)
 		PG_RETURN_VOID();
 
 	if (PG_ARGISNULL(1))
-		executor_fatal(run, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+		replay_fatal(rp, ERRCODE_NULL_VALUE_NOT_ALLOWED,
 					   "time of step \"%s\" must not be null", key);
 	until = PG_GETARG_TIMESTAMPTZ(1);
 	if (TIMESTAMP_NOT_FINITE(until))
-		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+		replay_fatal(rp, ERRCODE_INVALID_PARAMETER_VALUE,
 					   "time of step \"%s\" must be finite", key);
-	check_resume_time(run, key, until);
+	check_resume_time(rp, key, until);
 
-	discover_sleep(run, key, until);
+	discover_sleep(rp, key, until);
 }
 
 /*
@@ -190,7 +180,7 @@ inngest_step_sleep_until(PG_FUNCTION_ARGS)
 Datum
 inngest_step_send_event(PG_FUNCTION_ARGS)
 {
-	RunState   *run = executor_current_run("inngest.step_send_event()");
+	Replay	   *rp = replay_current("inngest.step_send_event()");
 	char	   *key;
 	MemoEntry  *memo;
 	PendingStep *step;
@@ -198,30 +188,30 @@ inngest_step_send_event(PG_FUNCTION_ARGS)
 	Jsonb	   *data;
 	MemoryContext oldcxt;
 
-	memo = step_lookup(fcinfo, run, &key);
+	memo = step_lookup(fcinfo, rp, &key);
 	if (memo != NULL)
 		return memo_result(fcinfo, memo);
 
 	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
-		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+		replay_fatal(rp, ERRCODE_INVALID_PARAMETER_VALUE,
 					   "event name of step \"%s\" must not be empty", key);
 	name = PG_GETARG_TEXT_PP(1);
 	if (PG_ARGISNULL(2))
-		executor_fatal(run, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+		replay_fatal(rp, ERRCODE_NULL_VALUE_NOT_ALLOWED,
 					   "event data of step \"%s\" must not be null", key);
 	data = PG_GETARG_JSONB_P(2);
 	if (!JB_ROOT_IS_OBJECT(data) || JB_ROOT_IS_SCALAR(data))
-		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+		replay_fatal(rp, ERRCODE_INVALID_PARAMETER_VALUE,
 					   "event data of step \"%s\" must be a JSON object", key);
 
-	oldcxt = MemoryContextSwitchTo(run->invoke_cxt);
-	step = pending_step(run, key, STEP_SEND);
+	oldcxt = MemoryContextSwitchTo(rp->invoke_cxt);
+	step = replay_new_step(rp, key, STEP_SEND);
 	step->event_name = text_to_cstring(name);
 	step->event_data = palloc(VARSIZE(data));
 	memcpy(step->event_data, data, VARSIZE(data));
 	MemoryContextSwitchTo(oldcxt);
 
-	executor_discover(run);
+	replay_discover(rp);
 }
 
 /*
@@ -237,7 +227,7 @@ inngest_step_send_event(PG_FUNCTION_ARGS)
 Datum
 inngest_step_wait_for_event(PG_FUNCTION_ARGS)
 {
-	RunState   *run = executor_current_run("inngest.step_wait_for_event()");
+	Replay	   *rp = replay_current("inngest.step_wait_for_event()");
 	char	   *key;
 	MemoEntry  *memo;
 	PendingStep *step;
@@ -247,38 +237,38 @@ inngest_step_wait_for_event(PG_FUNCTION_ARGS)
 	char	   *match = NULL;
 	char	   *cond = NULL;
 
-	memo = step_lookup(fcinfo, run, &key);
+	memo = step_lookup(fcinfo, rp, &key);
 	if (memo != NULL)
 		return memo_result(fcinfo, memo);
 
 	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
-		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+		replay_fatal(rp, ERRCODE_INVALID_PARAMETER_VALUE,
 					   "event name of step \"%s\" must not be empty", key);
 	if (VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) > INNGEST_MAX_ID_LEN)
-		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+		replay_fatal(rp, ERRCODE_INVALID_PARAMETER_VALUE,
 					   "event name of step \"%s\" is too long", key);
 	if (PG_ARGISNULL(2))
-		executor_fatal(run, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+		replay_fatal(rp, ERRCODE_NULL_VALUE_NOT_ALLOWED,
 					   "step \"%s\" needs a timeout", key);
 	timeout = PG_GETARG_INTERVAL_P(2);
-	until = resume_after(run, key, timeout, "timeout");
+	until = resume_after(rp, key, timeout, "timeout");
 
 	if (!PG_ARGISNULL(3))
 	{
 		match = text_to_cstring(PG_GETARG_TEXT_PP(3));
-		if (!waits_valid_match(match))
-			executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+		if (!expr_valid_match(match))
+			replay_fatal(rp, ERRCODE_INVALID_PARAMETER_VALUE,
 						   "\"%s\" is not a valid match path in step \"%s\"",
 						   match, key);
 	}
 	if (!PG_ARGISNULL(4))
 		cond = text_to_cstring(PG_GETARG_TEXT_PP(4));
 
-	oldcxt = MemoryContextSwitchTo(run->invoke_cxt);
-	step = pending_step(run, key, STEP_WAIT);
+	oldcxt = MemoryContextSwitchTo(rp->invoke_cxt);
+	step = replay_new_step(rp, key, STEP_WAIT);
 	step->event_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	step->until = until;
-	step->match_path = match ? waits_parse_match(match, key) : NULL;
+	step->match_path = match ? expr_compile_match(match, key) : NULL;
 	step->condition = NULL;
 	if (cond != NULL)
 	{
@@ -290,18 +280,18 @@ inngest_step_wait_for_event(PG_FUNCTION_ARGS)
 		}
 		PG_CATCH();
 		{
-			MemoryContextSwitchTo(run->invoke_cxt);
+			MemoryContextSwitchTo(rp->invoke_cxt);
 			edata = CopyErrorData();
 			FlushErrorState();
 		}
 		PG_END_TRY();
 		if (edata != NULL)
-			executor_fatal(run, edata->sqlerrcode, "step \"%s\": %s", key,
+			replay_fatal(rp, edata->sqlerrcode, "step \"%s\": %s", key,
 						   edata->message);
 	}
 	MemoryContextSwitchTo(oldcxt);
 
-	executor_discover(run);
+	replay_discover(rp);
 }
 
 /*
@@ -370,7 +360,7 @@ invoke_result(FunctionCallInfo fcinfo, const char *key, MemoEntry *memo)
 Datum
 inngest_step_invoke(PG_FUNCTION_ARGS)
 {
-	RunState   *run = executor_current_run("inngest.step_invoke()");
+	Replay	   *rp = replay_current("inngest.step_invoke()");
 	char	   *key;
 	MemoEntry  *memo;
 	PendingStep *step;
@@ -378,32 +368,32 @@ inngest_step_invoke(PG_FUNCTION_ARGS)
 	TimestampTz until = 0;
 	MemoryContext oldcxt;
 
-	memo = step_lookup(fcinfo, run, &key);
+	memo = step_lookup(fcinfo, rp, &key);
 	if (memo != NULL)
 		return invoke_result(fcinfo, key, memo);
 
 	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
-		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+		replay_fatal(rp, ERRCODE_INVALID_PARAMETER_VALUE,
 					   "function id of step \"%s\" must not be empty", key);
 	if (PG_ARGISNULL(2))
-		executor_fatal(run, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+		replay_fatal(rp, ERRCODE_NULL_VALUE_NOT_ALLOWED,
 					   "data of step \"%s\" must not be null", key);
 	data = PG_GETARG_JSONB_P(2);
 	if (!JB_ROOT_IS_OBJECT(data) || JB_ROOT_IS_SCALAR(data))
-		executor_fatal(run, ERRCODE_INVALID_PARAMETER_VALUE,
+		replay_fatal(rp, ERRCODE_INVALID_PARAMETER_VALUE,
 					   "data of step \"%s\" must be a JSON object", key);
 	if (!PG_ARGISNULL(3))
-		until = resume_after(run, key, PG_GETARG_INTERVAL_P(3), "timeout");
+		until = resume_after(rp, key, PG_GETARG_INTERVAL_P(3), "timeout");
 
-	oldcxt = MemoryContextSwitchTo(run->invoke_cxt);
-	step = pending_step(run, key, STEP_INVOKE);
+	oldcxt = MemoryContextSwitchTo(rp->invoke_cxt);
+	step = replay_new_step(rp, key, STEP_INVOKE);
 	step->event_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	step->event_data = palloc(VARSIZE(data));
 	memcpy(step->event_data, data, VARSIZE(data));
 	step->until = until;
 	MemoryContextSwitchTo(oldcxt);
 
-	executor_discover(run);
+	replay_discover(rp);
 }
 
 /*
@@ -416,7 +406,7 @@ inngest_step_invoke(PG_FUNCTION_ARGS)
 Datum
 inngest_step_run(PG_FUNCTION_ARGS)
 {
-	RunState   *run = executor_current_run("inngest.step_run()");
+	Replay	   *rp = replay_current("inngest.step_run()");
 	char	   *key;
 	MemoEntry  *memo;
 	char	   *query;
@@ -428,7 +418,7 @@ inngest_step_run(PG_FUNCTION_ARGS)
 	int			nargs = 0;
 	int			i;
 
-	memo = step_lookup(fcinfo, run, &key);
+	memo = step_lookup(fcinfo, rp, &key);
 	if (memo != NULL)
 		return memo_result(fcinfo, memo);
 
@@ -452,8 +442,8 @@ inngest_step_run(PG_FUNCTION_ARGS)
 	}
 
 	/* copy everything the executor needs out of the handler's memory */
-	oldcxt = MemoryContextSwitchTo(run->invoke_cxt);
-	step = pending_step(run, key, STEP_RUN);
+	oldcxt = MemoryContextSwitchTo(rp->invoke_cxt);
+	step = replay_new_step(rp, key, STEP_RUN);
 	step->query = pstrdup(query);
 	step->nargs = nargs;
 	step->argtypes = palloc(sizeof(Oid) * (nargs + 1));
@@ -478,5 +468,5 @@ inngest_step_run(PG_FUNCTION_ARGS)
 	step->search_path = pstrdup(GetConfigOption("search_path", false, false));
 	MemoryContextSwitchTo(oldcxt);
 
-	executor_discover(run);
+	replay_discover(rp);
 }

@@ -14,6 +14,8 @@
 #include "utils/array.h"
 #include "utils/jsonpath.h"
 
+#include "config.h"
+
 /* Lock modes on an event name (see waits.c for the protocol) */
 typedef enum EventLockMode
 {
@@ -27,23 +29,36 @@ typedef struct EventLockRequest
 	EventLockMode mode;
 } EventLockRequest;
 
+/* A match of a wait by an event */
+typedef struct WaitHit
+{
+	int64		wait_id;
+	int64		run_id;
+	bool		cancel;			/* a cancelOn wait (else a step's) */
+	char	   *step_id;		/* NULL for cancel waits */
+	Jsonb	   *event;
+} WaitHit;
+
 extern void waits_lock_events(EventLockRequest *requests, int n);
 extern bool waits_holding_locks(void);
 extern bool waits_hold_exclusively(EventLockRequest *requests, int n);
 extern bool waits_name_is_waited(const char *name);
 
-extern bool waits_valid_match(const char *match);
-extern ArrayType *waits_parse_match(const char *match, const char *key);
 extern void waits_register(int64 run_id, const char *kind, const char *step_id,
 						   const char *event, ArrayType *match_path,
 						   Jsonb *run_event, JsonPath *condition,
 						   TimestampTz expires_at);
+extern void waits_register_cancel_on(int64 run_id, InngestFunction *fn,
+									 Jsonb *event);
+extern void waits_cancel_on_locks(InngestFunction *fn,
+								  EventLockRequest *requests, int *n);
 
-extern void waits_resolve_events(Datum *names, Datum *events, int n);
-extern int	waits_apply_hits(void);
-extern bool waits_apply_run_hits(int64 run_id);
-extern void waits_timeout_step(int64 run_id);
-extern bool waits_cancel_run(int64 run_id, bool nowait, const char *reason);
+extern List *waits_find_hits(Datum *names, Datum *events, int n);
+extern void waits_defer_hit(WaitHit *hit);
+extern List *waits_take_deferred(void);
+extern List *waits_take_run_deferred(int64 run_id);
+extern bool waits_exists(int64 wait_id);
+extern void waits_drop_step_waits(int64 run_id);
 extern void waits_forget_run(int64 run_id);
 
 #endif							/* INNGEST_WAITS_H */

@@ -1,8 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *	  The launcher and executor background workers, and waking executors
- *	  at commit.
+ *	  The launcher and executor background workers.
  *
  * The launcher (registered at preload) connects to inngest.database,
  * requeues runs whose driver died, and keeps inngest.workers executors
@@ -13,10 +12,8 @@
  * and an idle system does no polling (inngest.idle_timeout is only a
  * safety net).
  *
- * Note about locking: InngestShared.mutex guards the slot array's pid and
- * latch fields and launcher_pid.  Wakers read latch pointers without the
- * lock: a stale pointer still points at some PGPROC's latch, and setting
- * it is harmless.
+ * The shared memory that holds the workers' latches, and waking them at
+ * commit, are wake.c's.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,99 +36,30 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "executor.h"
-#include "flow.h"
+#include "drive.h"
 #include "guc.h"
+#include "jsonutil.h"
+#include "runs.h"
 #include "schedules.h"
-#include "waits.h"
+#include "security.h"
+#include "slots.h"
+#include "spiutil.h"
+#include "wake.h"
 #include "worker.h"
-
-typedef struct ExecutorSlot
-{
-	pid_t		pid;
-	Latch	   *latch;
-} ExecutorSlot;
-
-typedef struct InngestShared
-{
-	slock_t		mutex;
-	pid_t		launcher_pid;
-	Latch	   *launcher_latch; /* set when schedules change */
-	int			nslots;
-	ExecutorSlot slots[FLEXIBLE_ARRAY_MEMBER];
-} InngestShared;
 
 /* A transaction stops taking more runs once it is this old */
 #define INNGEST_BATCH_MAX_MS 20
 
-static InngestShared *shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static bool wake_pending = false;
-static bool launcher_wake_pending = false;
-static bool xact_callback_registered = false;
-
-static void worker_shmem_request(void);
-static void worker_shmem_startup(void);
-static void worker_xact_callback(XactEvent event, void *arg);
-static Size worker_shmem_size(void);
 static bool extension_exists(void);
 
-/* ----------------------------------------------------------------------
- * Registration and shared memory
- * ----------------------------------------------------------------------
- */
-
-static Size
-worker_shmem_size(void)
-{
-	return add_size(offsetof(InngestShared, slots),
-					mul_size(Max(inngest_workers, 1), sizeof(ExecutorSlot)));
-}
-
-static void
-worker_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(worker_shmem_size());
-}
-
-static void
-worker_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared = ShmemInitStruct("inngest_pg", worker_shmem_size(), &found);
-	if (!found)
-	{
-		memset(shared, 0, worker_shmem_size());
-		SpinLockInit(&shared->mutex);
-		shared->nslots = inngest_workers;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
 /*
- * Called from _PG_init.  Only when preloaded do we have shared memory and
- * workers; otherwise the SQL API works through inngest.tick() alone.
+ * Register the launcher (from _PG_init, when preloaded).  It starts the
+ * executors itself, so that their number follows inngest.workers.
  */
 void
-worker_init(void)
+worker_register_launcher(void)
 {
 	BackgroundWorker bgw;
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = worker_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = worker_shmem_startup;
 
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -143,75 +71,6 @@ worker_init(void)
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "inngest_pg launcher");
 	snprintf(bgw.bgw_type, BGW_MAXLEN, "inngest_pg launcher");
 	RegisterBackgroundWorker(&bgw);
-}
-
-/* ----------------------------------------------------------------------
- * Waking executors at commit
- * ----------------------------------------------------------------------
- */
-
-static void
-worker_xact_callback(XactEvent event, void *arg)
-{
-	int			i;
-
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			if (wake_pending && shared != NULL)
-			{
-				for (i = 0; i < shared->nslots; i++)
-				{
-					Latch	   *latch = shared->slots[i].latch;
-
-					if (latch != NULL)
-						SetLatch(latch);
-				}
-			}
-			if (launcher_wake_pending && shared != NULL &&
-				shared->launcher_latch != NULL)
-				SetLatch(shared->launcher_latch);
-			wake_pending = false;
-			launcher_wake_pending = false;
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			wake_pending = false;
-			launcher_wake_pending = false;
-			break;
-		default:
-			break;
-	}
-}
-
-/*
- * Ask for the executors to be woken when the current transaction commits:
- * it made a run due (new runs, a retry, a recovered run).  Waking at commit
- * rather than now means an executor never looks before the run is visible.
- */
-void
-worker_request_wake(void)
-{
-	if (shared == NULL)
-		return;
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(worker_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
-	wake_pending = true;
-}
-
-/*
- * Wake the launcher when this transaction commits: the cron schedules
- * changed, so its next fire time may be earlier.
- */
-void
-worker_request_launcher_wake(void)
-{
-	worker_request_wake();
-	launcher_wake_pending = true;
 }
 
 /* ----------------------------------------------------------------------
@@ -231,8 +90,7 @@ begin_work(void)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	inngest_set_local_search_path();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	inngest_spi_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 }
 
@@ -259,7 +117,7 @@ recover_runs(void)
 	{
 		pgstat_report_activity(STATE_RUNNING, "recovering interrupted runs");
 		inngest_become_owner(&save_userid, &save_sec);
-		n = executor_recover();
+		n = runs_recover();
 		inngest_restore_user(save_userid, save_sec);
 	}
 	end_work();
@@ -362,10 +220,7 @@ inngest_launcher_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(inngest_database, NULL, 0);
 	pgstat_report_appname("inngest_pg launcher");
 
-	SpinLockAcquire(&shared->mutex);
-	shared->launcher_pid = MyProcPid;
-	shared->launcher_latch = MyLatch;
-	SpinLockRelease(&shared->mutex);
+	(void) wake_attach_launcher();
 
 	handles = MemoryContextAllocZero(TopMemoryContext,
 									 sizeof(BackgroundWorkerHandle *) * Max(inngest_workers, 1));
@@ -440,32 +295,6 @@ inngest_launcher_main(Datum main_arg)
  * ----------------------------------------------------------------------
  */
 
-static void
-executor_detach(int code, Datum arg)
-{
-	int			slot = DatumGetInt32(arg);
-
-	SpinLockAcquire(&shared->mutex);
-	if (shared->slots[slot].pid == MyProcPid)
-	{
-		shared->slots[slot].pid = 0;
-		shared->slots[slot].latch = NULL;
-	}
-	SpinLockRelease(&shared->mutex);
-}
-
-/* An executor whose launcher is gone leaves: the new launcher starts its own */
-static bool
-launcher_changed(void)
-{
-	pid_t		launcher;
-
-	SpinLockAcquire(&shared->mutex);
-	launcher = shared->launcher_pid;
-	SpinLockRelease(&shared->mutex);
-	return launcher != MyBgworkerEntry->bgw_notify_pid;
-}
-
 /*
  * One round: claim and drive one run.  Returns true if it found work;
  * otherwise *next_wake is the earliest wake-up time (0 if none).  An
@@ -494,16 +323,13 @@ executor_round(TimestampTz *next_wake)
 			inngest_become_owner(&save_userid, &save_sec);
 			pgstat_report_activity(STATE_RUNNING, "driving runs");
 
-			/* matches that arrived while their runs were busy */
-			if (waits_apply_hits() > 0)
-				CommandCounterIncrement();
-
 			/*
-			 * Concurrency keys this executor released or parked runs on
-			 * in its last transaction, now committed: wake the runs that
-			 * wait for their slots (slots.c).
+			 * Matches that arrived while their runs were busy; concurrency
+			 * keys this executor released or parked runs on in its last
+			 * transaction, now committed: wake the runs that wait for
+			 * their slots (slots.c).
 			 */
-			blocked = slots_begin_transaction();
+			blocked = drive_begin_transaction();
 
 			/*
 			 * Drive due runs in this transaction while they keep coming and
@@ -512,8 +338,8 @@ executor_round(TimestampTz *next_wake)
 			 * committed at once, so batching adds no latency when idle.
 			 */
 			while (n < inngest_runs_per_transaction &&
-				   (executor_run_next(true) ||
-					(slots_promote(false) > 0 && executor_run_next(true))))
+				   (drive_run_next(true) ||
+					(slots_promote(false) > 0 && drive_run_next(true))))
 			{
 				n++;
 				CommandCounterIncrement();
@@ -525,7 +351,7 @@ executor_round(TimestampTz *next_wake)
 			did_work = n > 0;
 			if (!did_work)
 			{
-				*next_wake = executor_next_wake();
+				*next_wake = drive_next_wake();
 				/* runs set aside: come back for the sweep in a second */
 				if (blocked)
 				{
@@ -551,18 +377,24 @@ executor_round(TimestampTz *next_wake)
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(oldcxt);
 
-		run_id = executor_claimed_run();
+		run_id = drive_claimed_run();
 		if (edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
 			edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE)
 		{
 			/* nothing was wrong with the run: it is simply due again */
-			executor_forget_claim();
+			drive_forget_claim();
 			run_id = 0;
 		}
 		if (run_id != 0)
 		{
+			Oid			save_userid;
+			int			save_sec;
+
+			drive_forget_claim();
 			begin_work();
-			executor_requeue_after_internal_error(run_id, edata);
+			inngest_become_owner(&save_userid, &save_sec);
+			runs_retry_after_internal_error(run_id, jsonb_error(edata));
+			inngest_restore_user(save_userid, save_sec);
 			end_work();
 		}
 		did_work = true;
@@ -583,13 +415,8 @@ inngest_executor_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(inngest_database, NULL, 0);
 	pgstat_report_appname("inngest_pg executor");
 
-	if (slot < 0 || slot >= shared->nslots)
+	if (!wake_attach_executor(slot))
 		elog(FATAL, "inngest_pg executor slot %d out of range", slot);
-	SpinLockAcquire(&shared->mutex);
-	shared->slots[slot].pid = MyProcPid;
-	shared->slots[slot].latch = MyLatch;
-	SpinLockRelease(&shared->mutex);
-	on_shmem_exit(executor_detach, Int32GetDatum(slot));
 
 	for (;;)
 	{
@@ -602,7 +429,7 @@ inngest_executor_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (launcher_changed())
+		if (wake_launcher_changed(MyBgworkerEntry->bgw_notify_pid))
 			proc_exit(0);
 
 		if (executor_round(&next_wake))

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * worker.h
- *	  The launcher and executor background workers, and waking them.
+ *	  The launcher and executor background workers.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,9 +10,7 @@
 
 #include "postgres.h"
 
-extern void worker_init(void);
-extern void worker_request_wake(void);
-extern void worker_request_launcher_wake(void);
+extern void worker_register_launcher(void);
 
 extern PGDLLEXPORT void inngest_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void inngest_executor_main(Datum main_arg);

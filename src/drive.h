@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * drive.h
+ *	  Driving runs: claim, replay, step, checkpoint; tick().
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef INNGEST_DRIVE_H
+#define INNGEST_DRIVE_H
+
+#include "inngest.h"
+
+#include "datatype/timestamp.h"
+
+extern bool drive_run_next(bool commit_steps);
+extern bool drive_begin_transaction(void);
+extern int	drive_tick(int max_runs);
+extern TimestampTz drive_next_wake(void);
+extern int64 drive_claimed_run(void);
+extern void drive_forget_claim(void);
+
+#endif							/* INNGEST_DRIVE_H */

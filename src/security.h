@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * security.h
+ *	  Whose rights internal work runs with, and which search_path it sees.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef INNGEST_SECURITY_H
+#define INNGEST_SECURITY_H
+
+#include "postgres.h"
+
+extern Oid	inngest_schema_owner(void);
+extern void inngest_become_owner(Oid *save_userid, int *save_sec);
+extern void inngest_restore_user(Oid save_userid, int save_sec);
+extern int	inngest_push_search_path(const char *path);
+extern void inngest_pop_search_path(int nestlevel);
+extern void inngest_set_local_search_path(void);
+
+#endif							/* INNGEST_SECURITY_H */

@@ -1,0 +1,322 @@
+/*-------------------------------------------------------------------------
+ *
+ * stepexec.c
+ *	  Running one step: the pending step's query (or the event it sends),
+ *	  in a subtransaction of its own, as the function's owner.
+ *
+ * The handler reached a new step and was rolled back (replay.c); the
+ * executor runs the step here, outside the handler, and records its memo
+ * in the same transaction as the step's writes (lifecycle.c), so that
+ * both commit together, once.  A failed step is rolled back alone.
+ *
+ * A step query is prepared once per backend: functions run the same steps
+ * run after run, so the plans are kept by query text, argument types and
+ * search_path.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "inngest.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "events.h"
+#include "guc.h"
+#include "replay.h"
+#include "security.h"
+#include "stepexec.h"
+
+/*
+ * Prepared plans of step queries, so that a function's steps are parsed and
+ * planned once per backend, not once per run.  Keyed by a hash of the
+ * query, its argument types and the search_path it resolves names with;
+ * the entry keeps them to rule out collisions.  PostgreSQL's plan cache
+ * revalidates each plan when what it depends on changes, and permissions
+ * are checked at every execution, as the role running the step.
+ */
+typedef struct StepPlan
+{
+	uint64		hash;			/* hash key */
+	char	   *query;
+	char	   *search_path;
+	int			nargs;
+	Oid		   *argtypes;
+	SPIPlanPtr	plan;
+} StepPlan;
+
+#define STEP_PLAN_CACHE_SIZE 1024
+
+
+static HTAB *step_plans = NULL;
+static MemoryContext step_plan_cxt = NULL;
+
+static Jsonb *value_to_jsonb(Datum value, Oid typid);
+
+/* The hash of what makes a step query's plan reusable */
+static uint64
+step_plan_hash(PendingStep *step)
+{
+	uint64		h;
+
+	h = hash_bytes_extended((const unsigned char *) step->query,
+							strlen(step->query), 0);
+	h ^= hash_bytes_extended((const unsigned char *) step->search_path,
+							 strlen(step->search_path), 1);
+	if (step->nargs > 0)
+		h ^= hash_bytes_extended((const unsigned char *) step->argtypes,
+								 sizeof(Oid) * step->nargs, 2);
+	return h;
+}
+
+/*
+ * The cached plan of the pending step's query, prepared now if need be
+ * (errors of preparation are the step's), or NULL when a different query
+ * collides with it in the cache: then the caller executes it unprepared.
+ */
+static SPIPlanPtr
+step_plan(PendingStep *step)
+{
+	uint64		hash = step_plan_hash(step);
+	StepPlan   *entry;
+	bool		found;
+	SPIPlanPtr	plan;
+	MemoryContext oldcxt;
+
+	if (step_plans == NULL || hash_get_num_entries(step_plans) >= STEP_PLAN_CACHE_SIZE)
+	{
+		HASHCTL		ctl;
+
+		/* start over: free every kept plan */
+		if (step_plans != NULL)
+		{
+			HASH_SEQ_STATUS status;
+
+			hash_seq_init(&status, step_plans);
+			while ((entry = hash_seq_search(&status)) != NULL)
+				SPI_freeplan(entry->plan);
+			MemoryContextDelete(step_plan_cxt);
+		}
+		step_plan_cxt = AllocSetContextCreate(TopMemoryContext,
+											  "inngest step plans",
+											  ALLOCSET_DEFAULT_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(StepPlan);
+		ctl.hcxt = step_plan_cxt;
+		step_plans = hash_create("inngest step plans", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	entry = hash_search(step_plans, &hash, HASH_FIND, &found);
+	if (found)
+	{
+		if (strcmp(entry->query, step->query) == 0 &&
+			strcmp(entry->search_path, step->search_path) == 0 &&
+			entry->nargs == step->nargs &&
+			memcmp(entry->argtypes, step->argtypes, sizeof(Oid) * step->nargs) == 0)
+			return entry->plan;
+		return NULL;
+	}
+
+	plan = SPI_prepare(step->query, step->nargs, step->argtypes);
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not prepare the query of step \"%s\": %s",
+						step->key, SPI_result_code_string(SPI_result))));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+
+	entry = hash_search(step_plans, &hash, HASH_ENTER, &found);
+	oldcxt = MemoryContextSwitchTo(step_plan_cxt);
+	entry->query = pstrdup(step->query);
+	entry->search_path = pstrdup(step->search_path);
+	entry->nargs = step->nargs;
+	entry->argtypes = palloc(sizeof(Oid) * (step->nargs + 1));
+	memcpy(entry->argtypes, step->argtypes, sizeof(Oid) * step->nargs);
+	entry->plan = plan;
+	MemoryContextSwitchTo(oldcxt);
+	return plan;
+}
+
+/* The step's output as jsonb, checked against the size limit */
+static Jsonb *
+step_output(PendingStep *step, Datum value, Oid typid, MemoryContext cxt)
+{
+	Jsonb	   *j = value_to_jsonb(value, typid);
+	Jsonb	   *copy;
+
+	if (VARSIZE(j) > (Size) inngest_max_step_output_size * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("output of step \"%s\" is too large (%zu bytes)",
+						step->key, (Size) VARSIZE(j)),
+				 errdetail("The limit is inngest.max_step_output_size = %d kB.",
+						   inngest_max_step_output_size)));
+	copy = MemoryContextAlloc(cxt, VARSIZE(j));
+	memcpy(copy, j, VARSIZE(j));
+	return copy;
+}
+
+/*
+ * STEP_RUN: execute the query as the function's owner, with the handler's
+ * search_path; its first column of its first row is the output.
+ */
+static Jsonb *
+run_query_step(Replay *rp, Oid save_sec)
+{
+	PendingStep *step = &rp->pending;
+	int			nestlevel;
+	int			ret;
+	SPIPlanPtr	plan;
+	Jsonb	   *result = NULL;
+
+	SetUserIdAndSecContext(rp->run->owner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nestlevel = inngest_push_search_path(step->search_path);
+
+	rp->in_step = true;
+	plan = step_plan(step);
+	if (plan != NULL)
+		ret = SPI_execute_plan(plan, step->args, step->argnulls, false, 0);
+	else
+		ret = SPI_execute_with_args(step->query, step->nargs, step->argtypes,
+									step->args, step->argnulls, false, 0);
+	rp->in_step = false;
+	if (ret < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("step query failed: %s", SPI_result_code_string(ret))));
+
+	if (SPI_tuptable != NULL && SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		value = SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			result = step_output(step, value,
+								 SPI_gettypeid(SPI_tuptable->tupdesc, 1), rp->run->cxt);
+	}
+	if (SPI_tuptable != NULL)
+		SPI_freetuptable(SPI_tuptable);
+	inngest_pop_search_path(nestlevel);
+	return result;
+}
+
+/*
+ * STEP_SEND: insert the event (as the extension owner: sending is what the
+ * step API is for); the output is Inngest's {"ids": [...]}.
+ */
+static Jsonb *
+send_event_step(Replay *rp, Oid save_sec)
+{
+	PendingStep *step = &rp->pending;
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	int64		seq;
+	char	   *id;
+	Jsonb	   *result;
+
+	SetUserIdAndSecContext(inngest_schema_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	seq = events_publish(step->event_name, step->event_data);
+
+	id = psprintf(INT64_FORMAT, seq);
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	v.type = jbvString;
+	v.val.string.val = "ids";
+	v.val.string.len = 3;
+	(void) pushJsonbValue(&state, WJB_KEY, &v);
+	(void) pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	v.val.string.val = id;
+	v.val.string.len = strlen(id);
+	(void) pushJsonbValue(&state, WJB_ELEM, &v);
+	(void) pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	result = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+	return step_output(step, JsonbPGetDatum(result), JSONBOID, rp->run->cxt);
+}
+
+/*
+ * Run the pending step (a query, or an event to send) in a subtransaction
+ * of its own.  Returns true with its output, which the caller records in
+ * the same transaction as the step's writes; or false with *edata, after
+ * rolling the step back.
+ */
+bool
+stepexec_run(Replay *rp, Jsonb **output, ErrorData **edata)
+{
+	PendingStep *step = &rp->pending;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec;
+	volatile bool ok = true;
+	Jsonb	   *volatile result = NULL;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+
+	PG_TRY();
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (step->kind == STEP_SEND)
+			result = send_event_step(rp, save_sec);
+		else
+			result = run_query_step(rp, save_sec);
+		PopActiveSnapshot();
+		SetUserIdAndSecContext(save_userid, save_sec);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		rp->in_step = false;
+		MemoryContextSwitchTo(rp->run->cxt);
+		*edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		ok = false;
+	}
+	PG_END_TRY();
+
+	if (!ok)
+		return false;
+	*output = result;
+	return true;
+}
+
+/*
+ * Convert any SQL value to jsonb as to_jsonb() would.  to_jsonb looks up
+ * its argument's type in the call expression, so we give it one.
+ */
+static Jsonb *
+value_to_jsonb(Datum value, Oid typid)
+{
+	FmgrInfo	flinfo;
+	FuncExpr   *expr;
+
+	if (typid == JSONBOID)
+		return DatumGetJsonbP(value);
+
+	fmgr_info(F_TO_JSONB, &flinfo);
+	expr = makeFuncExpr(F_TO_JSONB, JSONBOID,
+						list_make1(makeNullConst(typid, -1, InvalidOid)),
+						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	flinfo.fn_expr = (Node *) expr;
+	return DatumGetJsonbP(FunctionCall1(&flinfo, value));
+}
