@@ -81,15 +81,6 @@ scoped_key(const char *kind, InngestFunction *fn, ExprValue *key, Jsonb *event)
 	return psprintf("%s:%s:%s", kind, fn->id, expr_eval_key(key, event));
 }
 
-static Datum
-usecs_interval(int64 usecs)
-{
-	Interval   *iv = palloc0(sizeof(Interval));
-
-	iv->time = usecs;
-	return IntervalPGetDatum(iv);
-}
-
 /* idempotency: true if this key was first in the last 24 hours */
 static bool
 admit_idempotent(InngestFunction *fn, Jsonb *event)
@@ -136,8 +127,8 @@ gcra(const char *key, int64 t, int64 tau, bool queue, TimestampTz *start)
 
 	values[0] = CStringGetTextDatum(key);
 	values[1] = TimestampTzGetDatum(now);
-	values[2] = usecs_interval(t);
-	values[3] = usecs_interval(tau);
+	values[2] = inngest_usecs_interval(t);
+	values[3] = inngest_usecs_interval(tau);
 	values[4] = BoolGetDatum(queue);
 	if (inngest_run_plan(&plans.gcra,
 						 "INSERT INTO inngest.flow_state AS s (key, tat) "

@@ -103,6 +103,16 @@ inngest_add_interval(TimestampTz t, Interval *interval)
 												   IntervalPGetDatum(interval)));
 }
 
+/* An interval of usecs microseconds, as a Datum */
+Datum
+inngest_usecs_interval(int64 usecs)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = usecs;
+	return IntervalPGetDatum(iv);
+}
+
 /*
  * The extension's clock.  The real clock is read fresh on every call, not
  * frozen at transaction start, because workers make wake-up decisions in

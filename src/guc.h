@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * guc.h
- *	  Configuration parameters of inngest_pg, and the extension's clock.
+ *	  Configuration parameters of inngest_pg, and the extension's clock
+ *	  with the time arithmetic on it.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,5 +25,6 @@ extern void guc_define(void);
 /* The extension's clock: inngest.fake_now if set, else the real one */
 extern TimestampTz inngest_clock(void);
 extern TimestampTz inngest_add_interval(TimestampTz t, Interval *interval);
+extern Datum inngest_usecs_interval(int64 usecs);
 
 #endif							/* INNGEST_GUC_H */

@@ -28,8 +28,7 @@ typedef struct MemoPlans
 	SPIPlanPtr	insert;
 	SPIPlanPtr	upsert;
 	SPIPlanPtr	failure;
-	SPIPlanPtr	sleep;
-	SPIPlanPtr	wait;
+	SPIPlanPtr	open;
 	SPIPlanPtr	complete_sleep;
 	SPIPlanPtr	complete_wait;
 	SPIPlanPtr	cancel_open;
@@ -157,25 +156,41 @@ memo_record_failure(int64 run_id, const char *step_id, int position,
 							7, types, values, NULL, SPI_OK_INSERT);
 }
 
-/* A sleep step that ends at until (memo_complete_sleep marks it done) */
-void
-memo_record_sleep(int64 run_id, const char *step_id, int position,
-				  TimestampTz until)
+/*
+ * A step that is not done yet: a sleep ('sleeping' until its end, which
+ * memo_complete_sleep marks done) or a wait or invoke ('waiting' for an
+ * event, memo_complete_wait).
+ */
+static void
+record_open(int64 run_id, const char *step_id, int position, StepKind kind,
+			const char *status, TimestampTz ends)
 {
-	static const Oid types[5] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID};
-	Datum		values[5];
+	static const Oid types[7] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID,
+	TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = Int64GetDatum(run_id);
 	values[1] = CStringGetTextDatum(step_id);
 	values[2] = Int32GetDatum(position);
 	values[3] = TimestampTzGetDatum(inngest_clock());
-	values[4] = TimestampTzGetDatum(until);
-	(void) inngest_run_plan(&plans.sleep,
+	values[4] = CStringGetTextDatum(step_kind_name(kind));
+	values[5] = CStringGetTextDatum(status);
+	values[6] = TimestampTzGetDatum(ends);
+	nulls[6] = ends != 0 ? ' ' : 'n';
+	(void) inngest_run_plan(&plans.open,
 							"INSERT INTO inngest.steps (run_id, step_id, position, kind, "
 							"status, attempts, started_at, ended_at) "
-							"VALUES ($1, $2, $3, 'sleep', 'sleeping', 1, $4, $5)",
-							5, types, values, NULL, SPI_OK_INSERT);
+							"VALUES ($1, $2, $3, $5, $6, 1, $4, $7)",
+							7, types, values, nulls, SPI_OK_INSERT);
+}
+
+/* A sleep step until "until" */
+void
+memo_record_sleep(int64 run_id, const char *step_id, int position,
+				  TimestampTz until)
+{
+	record_open(run_id, step_id, position, STEP_SLEEP, "sleeping", until);
 }
 
 /* A step that waits for an event (kind STEP_WAIT or STEP_INVOKE) */
@@ -183,20 +198,7 @@ void
 memo_record_wait(int64 run_id, const char *step_id, int position,
 				 StepKind kind)
 {
-	static const Oid types[5] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID,
-	TEXTOID};
-	Datum		values[5];
-
-	values[0] = Int64GetDatum(run_id);
-	values[1] = CStringGetTextDatum(step_id);
-	values[2] = Int32GetDatum(position);
-	values[3] = TimestampTzGetDatum(inngest_clock());
-	values[4] = CStringGetTextDatum(step_kind_name(kind));
-	(void) inngest_run_plan(&plans.wait,
-							"INSERT INTO inngest.steps (run_id, step_id, position, "
-							"kind, status, attempts, started_at) "
-							"VALUES ($1, $2, $3, $5, 'waiting', 1, $4)",
-							5, types, values, NULL, SPI_OK_INSERT);
+	record_open(run_id, step_id, position, kind, "waiting", 0);
 }
 
 /* A sleeping run's time has come: its sleep step is completed */

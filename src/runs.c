@@ -98,15 +98,6 @@ text_or_null(const char *s, char *null)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
-static Datum
-usecs_interval(int64 usecs)
-{
-	Interval   *iv = palloc0(sizeof(Interval));
-
-	iv->time = usecs;
-	return IntervalPGetDatum(iv);
-}
-
 /* Column i (1-based) of row 0 of the last result */
 static Datum
 result_value(int i, bool *isnull)
@@ -278,7 +269,7 @@ runs_gather_debounce(const char *function_id, Jsonb *event, const char *key,
 	values[1] = JsonbPGetDatum(event);
 	values[2] = TimestampTzGetDatum(now + period);
 	values[3] = CStringGetTextDatum(key);
-	values[4] = timeout > 0 ? usecs_interval(timeout) : (Datum) 0;
+	values[4] = timeout > 0 ? inngest_usecs_interval(timeout) : (Datum) 0;
 	nulls[4] = timeout > 0 ? ' ' : 'n';
 	values[5] = TimestampTzGetDatum(now);
 	(void) inngest_run_plan(&plans.gather_debounce,
