@@ -578,8 +578,8 @@ one_rescan(EventSource *src)
 
 /*
  * Store an event in inngest.events as an INSERT would (its identity seq,
- * its indexes), through the executor's single-row insert, which fires no
- * statement trigger.  Returns its seq.
+ * its indexes, row triggers), through the executor's single-row insert,
+ * which fires no statement trigger.  Returns its seq.
  */
 static int64
 store_event(text *name, Jsonb *data, TimestampTz ts)
@@ -619,7 +619,10 @@ store_event(text *name, Jsonb *data, TimestampTz ts)
 	slot->tts_isnull[col.ts - 1] = false;
 	ExecStoreVirtualTuple(slot);
 
+	/* row triggers a DBA may have added fire as for an INSERT */
+	AfterTriggerBeginQuery();
 	ExecSimpleRelationInsert(rri, estate, slot);
+	AfterTriggerEndQuery(estate);
 
 	ExecCloseIndices(rri);
 	ExecResetTupleTable(estate->es_tupleTable, false);
