@@ -76,3 +76,6 @@ SELECT inngest.cancel_run(id) FROM inngest.runs WHERE function_id = 'nap';
 SELECT inngest.tick() AS advanced;
 SELECT function_id, status, output FROM inngest.runs
 WHERE function_id IN ('nap', 'on-cancelled') ORDER BY id;
+
+DROP EXTENSION inngest_pg;
+DROP SCHEMA app CASCADE;
