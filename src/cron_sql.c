@@ -20,6 +20,7 @@
 #include "utils/builtins.h"
 
 #include "cron.h"
+#include "jsonutil.h"
 
 PG_FUNCTION_INFO_V1(inngest_cron_next);
 
@@ -37,21 +38,6 @@ StaticAssertDecl(CRON_TIME_END == END_TIMESTAMP,
 static int32_t zone_offset(void *arg, int64_t t, int64_t *next_change);
 
 /*
- * The schedule as error messages quote it: whole if short, otherwise its
- * first CRON_SHOWN_BYTES bytes (cut between characters) and "...".
- */
-static char *
-shown_schedule(const char *text)
-{
-	int			len = strlen(text);
-
-	if (len <= CRON_SHOWN_BYTES)
-		return pstrdup(text);
-	len = pg_mbcliplen(text, len, CRON_SHOWN_BYTES);
-	return psprintf("%.*s...", len, text);
-}
-
-/*
  * Parse a schedule or raise an error naming what is wrong; see cron.h.
  */
 void
@@ -63,7 +49,7 @@ cron_parse_or_error(const char *text, CronSchedule *out)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid cron schedule \"%s\": %s",
-						shown_schedule(text), err.message),
+						inngest_clip(text, CRON_SHOWN_BYTES), err.message),
 				 err.detail[0] != '\0' ? errdetail("%s", err.detail) : 0,
 				 errhint(CRON_HINT)));
 
@@ -79,7 +65,7 @@ cron_parse_or_error(const char *text, CronSchedule *out)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid cron schedule \"%s\": unknown time zone \"%s\"",
-							shown_schedule(text), out->zone),
+							inngest_clip(text, CRON_SHOWN_BYTES), out->zone),
 					 errhint("Time zones are those of pg_timezone_names, such as Europe/Paris or America/New_York.")));
 	}
 }

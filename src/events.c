@@ -191,7 +191,7 @@ validate_event(text *name, Datum data_datum, int64 seq)
 	if (VARSIZE_ANY_EXHDR(name) > INNGEST_MAX_ID_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event name \"%.40s...\" is too long", text_to_cstring(name)),
+				 errmsg("event name \"%s\" is too long", inngest_clip(text_to_cstring(name), 40)),
 				 errdetail("The limit is %d bytes.", INNGEST_MAX_ID_LEN)));
 
 	size = toast_raw_datum_size(data_datum);

@@ -36,6 +36,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
@@ -143,6 +144,8 @@ as_value(ExprParser *ps, ExprNode *node, const char *op)
 static void
 parse_or(ExprParser *ps, ExprNode *out)
 {
+	/* parentheses nest here: a deep expression must not overflow the stack */
+	check_stack_depth();
 	parse_and(ps, out);
 	while (accept(ps, "||"))
 	{
@@ -187,6 +190,7 @@ parse_not(ExprParser *ps, ExprNode *out)
 	{
 		StringInfoData buf;
 
+		check_stack_depth();
 		ps->p++;
 		parse_not(ps, out);
 		as_predicate(ps, out);
@@ -284,6 +288,7 @@ parse_unary(ExprParser *ps, ExprNode *out)
 	{
 		StringInfoData buf;
 
+		check_stack_depth();
 		parse_unary(ps, out);
 		as_value(ps, out, "-");
 		initStringInfo(&buf);
@@ -534,6 +539,19 @@ parse_path(ExprParser *ps, ExprNode *out)
 	}
 }
 
+/* An expression is at most INNGEST_MAX_EXPRESSION_LEN bytes */
+static void
+check_length(const char *expr, const char *key)
+{
+	size_t		len = strlen(expr);
+
+	if (len > INNGEST_MAX_EXPRESSION_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("expression in \"%s\" is too long (%zu bytes)", key, len),
+				 errdetail("The limit is %d bytes.", INNGEST_MAX_EXPRESSION_LEN)));
+}
+
 /*
  * Compile an Inngest expression to the text of a jsonpath predicate.
  * key names the configuration key the expression came from, for messages.
@@ -545,6 +563,7 @@ compile_text(const char *expr, ExprScope scope, const char *key, bool value)
 	ExprNode	node;
 	const char *p = expr;
 
+	check_length(expr, key);
 	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 		p++;
 	if (*p == '$')
@@ -779,6 +798,7 @@ compile_value_range(const char *start, const char *end, const char *whole,
 	const char *p;
 	char	   *text;
 
+	check_stack_depth();
 	while (start < end && isspace((unsigned char) *start))
 		start++;
 	while (end > start && isspace((unsigned char) end[-1]))
@@ -844,6 +864,7 @@ compile_value_range(const char *start, const char *end, const char *whole,
 ExprValue *
 expr_compile_value(const char *expr, const char *key)
 {
+	check_length(expr, key);
 	return compile_value_range(expr, expr + strlen(expr), expr, key);
 }
 
@@ -851,6 +872,7 @@ expr_compile_value(const char *expr, const char *key)
 Jsonb *
 expr_eval_value(ExprValue *v, Jsonb *target)
 {
+	check_stack_depth();
 	switch (v->kind)
 	{
 		case EXPR_VALUE_PATH:

@@ -24,6 +24,7 @@
 #define INNGEST_MAX_RETRIES			20
 #define INNGEST_DEFAULT_RETRIES		4
 #define INNGEST_MAX_TRIGGERS		10
+#define INNGEST_MAX_EXPRESSION_LEN	8192	/* bytes of an expression */
 #define INNGEST_DEDUP_WINDOW_SECS	(24 * 60 * 60)
 
 /*

@@ -8,6 +8,7 @@
  */
 #include "inngest.h"
 
+#include "mb/pg_wchar.h"
 #include "utils/datetime.h"
 #include "utils/elog.h"
 #include "utils/numeric.h"
@@ -146,4 +147,21 @@ jsonb_error_message(int sqlerrcode, const char *message)
 	ed.sqlerrcode = sqlerrcode;
 	ed.message = (char *) message;
 	return jsonb_error(&ed);
+}
+
+/*
+ * text as an error message quotes it: whole if at most maxbytes bytes,
+ * otherwise its first maxbytes bytes cut between characters, and "...".
+ * Never a partial multibyte character: the message may be stored in a
+ * run's error, and invalid text there would break COPY and pg_dump.
+ */
+char *
+inngest_clip(const char *text, int maxbytes)
+{
+	int			len = strlen(text);
+
+	if (len <= maxbytes)
+		return pstrdup(text);
+	len = pg_mbcliplen(text, len, maxbytes);
+	return psprintf("%.*s...", len, text);
 }

@@ -25,5 +25,6 @@ extern Jsonb *jsonb_event(const char *name, int namelen, Jsonb *data,
 						  const char *id, int idlen, TimestampTz ts);
 extern Jsonb *jsonb_error(ErrorData *edata);
 extern Jsonb *jsonb_error_message(int sqlerrcode, const char *message);
+extern char *inngest_clip(const char *text, int maxbytes);
 
 #endif							/* INNGEST_JSONUTIL_H */

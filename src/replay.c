@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "jsonutil.h"
 #include "replay.h"
 #include "security.h"
 
@@ -109,7 +110,7 @@ replay_step_key(Replay *rp, const char *step_id)
 	if (len > INNGEST_MAX_ID_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("step id \"%.40s...\" is too long", step_id),
+				 errmsg("step id \"%s\" is too long", inngest_clip(step_id, 40)),
 				 errdetail("The limit is %d bytes.", INNGEST_MAX_ID_LEN)));
 
 	strlcpy(base, step_id, sizeof(base));

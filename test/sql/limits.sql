@@ -1,0 +1,48 @@
+--
+-- limits: inputs that are too large or too deep get a clear error, never
+-- a crash of the server, and error text never cuts a character in half.
+--
+CREATE EXTENSION inngest_pg;
+CREATE SCHEMA app;
+CREATE FUNCTION app.echo(event jsonb) RETURNS jsonb
+LANGUAGE sql AS $$ SELECT event -> 'data' $$;
+SET inngest.fake_now = '2026-05-01 00:00:00+00';
+\set VERBOSITY sqlstate
+
+-- Deeply nested expressions stop at max_stack_depth (SQLSTATE 54001)
+-- instead of overflowing the stack: in compile_expression, a trigger's
+-- "if" and cancel_runs' "if".
+SET max_stack_depth = '200kB';
+SELECT inngest.compile_expression(repeat('(', 2000) || 'event.data.x == 1' || repeat(')', 2000));
+SELECT inngest.compile_expression(repeat('!', 4000) || 'event.data.x');
+SELECT inngest.compile_expression('event.data.x == ' || repeat('-', 4000) || '1');
+SELECT inngest.create_function(jsonb_build_object('id', 'deep', 'event', 'e',
+       'if', repeat('(', 2000) || 'event.data.x == 1' || repeat(')', 2000)), 'app.echo');
+SELECT inngest.create_function('{"id": "ok", "event": "e"}', 'app.echo');
+SELECT inngest.cancel_runs('ok', "if" => repeat('(', 2000) || 'event.data.x == 1' || repeat(')', 2000));
+RESET max_stack_depth;
+
+-- Nothing was created by the failed calls.
+SELECT id FROM inngest.functions ORDER BY id;
+
+-- An expression is at most 8192 bytes.
+SELECT inngest.compile_expression('event.data.x == ''' || repeat('a', 9000) || '''');
+SELECT length(inngest.compile_expression('event.data.x == ''' || repeat('a', 8000) || '''')::text) > 8000 AS long_ok;
+
+-- Error messages quote long names cut between characters: a 3-byte
+-- character is never split.
+\set VERBOSITY default
+INSERT INTO inngest.events (name, data) VALUES (repeat('€', 90), '{}');
+CREATE FUNCTION app.long_step(event jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN inngest.step_run(repeat('€', 86), 'SELECT 1');
+END $$;
+SELECT inngest.create_function('{"id": "long-step", "event": "long"}', 'app.long_step');
+INSERT INTO inngest.events (name, data) VALUES ('long', '{}');
+SELECT inngest.tick();
+SELECT status, error ->> 'message' AS message
+FROM inngest.runs WHERE function_id = 'long-step';
+
+DROP EXTENSION inngest_pg;
+DROP SCHEMA app CASCADE;
