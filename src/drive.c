@@ -206,7 +206,7 @@ drive_run_next(bool commit_steps)
 {
 	ClaimedRun	claim;
 	TimestampTz now = inngest_clock();
-	RunState   *run;
+	RunState   *volatile run = NULL;
 
 	if (replay_in_progress())
 		ereport(ERROR,
@@ -225,22 +225,29 @@ drive_run_next(bool commit_steps)
 		return true;
 	claimed_run_id = claim.id;
 
-	run = run_state_create(&claim, commit_steps);
-	SPI_freetuptable(SPI_tuptable);
-	if (claim.flow_marks)
-		runs_clear_flow_marks(run->run_id);
-
+	/*
+	 * From here on the driver lock is ours: whatever fails, it is given back
+	 * (and the run's memory freed), or other drivers would take the run for
+	 * a live one forever.
+	 */
 	PG_TRY();
 	{
+		run = run_state_create(&claim, commit_steps);
+		SPI_freetuptable(SPI_tuptable);
+		if (claim.flow_marks)
+			runs_clear_flow_marks(run->run_id);
 		start_drive(run, &claim);
 	}
 	PG_FINALLY();
 	{
 		lifecycle_track(NULL);
 		replay_end();
-		slots_release(run);
-		runs_unlock_driver(run->run_id);
-		MemoryContextDelete(run->cxt);
+		if (run != NULL)
+		{
+			slots_release(run);
+			MemoryContextDelete(run->cxt);
+		}
+		runs_unlock_driver(claim.id);
 	}
 	PG_END_TRY();
 

@@ -235,30 +235,32 @@ lock_and_find_waited(HTAB *names)
 	HASH_SEQ_STATUS status;
 	NameEntry  *entry;
 	int			nreq = 0;
-	int			cap = hash_get_num_entries(names) + 8;
+	int			cap = 16;
 	EventLockRequest *requests = palloc(sizeof(EventLockRequest) * cap);
 
 	hash_seq_init(&status, names);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
+		List	   *triggers = catalog_event_triggers(entry->name, strlen(entry->name));
+		int			need = 1;
 		ListCell   *lc;
+
+		foreach(lc, triggers)
+			need += list_length(((InngestTrigger *) lfirst(lc))->function->cancel_on);
+		if (nreq + need > cap)
+		{
+			cap = Max(cap * 2, nreq + need);
+			requests = repalloc(requests, sizeof(EventLockRequest) * cap);
+		}
 
 		requests[nreq].name = entry->name;
 		requests[nreq].mode = EVENT_LOCK_SEND;
 		nreq++;
-
-		foreach(lc, catalog_event_triggers(entry->name, strlen(entry->name)))
-		{
-			InngestFunction *fn = ((InngestTrigger *) lfirst(lc))->function;
-
-			if (nreq + list_length(fn->cancel_on) > cap)
-			{
-				cap = (cap + list_length(fn->cancel_on)) * 2;
-				requests = repalloc(requests, sizeof(EventLockRequest) * cap);
-			}
-			waits_cancel_on_locks(fn, requests, &nreq);
-		}
+		foreach(lc, triggers)
+			waits_cancel_on_locks(((InngestTrigger *) lfirst(lc))->function,
+								  requests, &nreq);
 	}
+	Assert(nreq <= cap);
 	waits_lock_events(requests, nreq);
 
 	hash_seq_init(&status, names);

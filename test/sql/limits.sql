@@ -44,5 +44,16 @@ SELECT inngest.tick();
 SELECT status, error ->> 'message' AS message
 FROM inngest.runs WHERE function_id = 'long-step';
 
+-- One statement with many event names whose functions have cancelOn rules
+-- takes the event-name locks of all of them in one pass (the array of lock
+-- requests grows as it must: scripts/valgrind.sh checks it).
+SELECT count(inngest.create_function(jsonb_build_object('id', 'c' || i, 'event', 'n' || (i % 3),
+       'cancelOn', (SELECT jsonb_agg(jsonb_build_object('event', 'stop' || j))
+                    FROM generate_series(1, 5) j)), 'app.echo'))
+FROM generate_series(1, 9) i;
+INSERT INTO inngest.events (name, data) SELECT 'n' || g, '{}' FROM generate_series(0, 40) g;
+SELECT count(*) AS runs FROM inngest.runs WHERE function_id LIKE 'c%';
+SELECT count(*) AS cancel_waits FROM inngest.waits WHERE kind = 'cancel';
+
 DROP EXTENSION inngest_pg;
 DROP SCHEMA app CASCADE;
