@@ -50,6 +50,25 @@
 /* A transaction stops taking more runs once it is this old */
 #define INNGEST_BATCH_MAX_MS 20
 
+/*
+ * An executor whose rounds fail waits before the next one, 50 ms after the
+ * first failure, doubling up to 5 s; after EXECUTOR_MAX_FAILURES failures
+ * in a row it exits, and the launcher starts a new one (a fresh session)
+ * EXECUTOR_RESTART_DELAY_MS later.  A persistent error thus costs a few
+ * log lines a second at most, never a loop at full speed.
+ */
+#define EXECUTOR_FIRST_BACKOFF_MS	50
+#define EXECUTOR_MAX_BACKOFF_MS		5000
+#define EXECUTOR_MAX_FAILURES		8
+#define EXECUTOR_RESTART_DELAY_MS	5000
+
+typedef enum RoundResult
+{
+	ROUND_IDLE,					/* nothing was due */
+	ROUND_WORKED,				/* runs were driven */
+	ROUND_FAILED				/* an error ended the round */
+} RoundResult;
+
 static bool extension_exists(void);
 
 /*
@@ -206,10 +225,24 @@ start_executor(int slot)
 	return handle;
 }
 
+/* Milliseconds from now until t (0: no time), at most limit */
+static long
+ms_until(TimestampTz t, long limit)
+{
+	long		secs;
+	int			usecs;
+
+	if (t == 0)
+		return limit;
+	TimestampDifference(GetCurrentTimestamp(), t, &secs, &usecs);
+	return Min(limit, secs * 1000 + (usecs + 999) / 1000);
+}
+
 void
 inngest_launcher_main(Datum main_arg)
 {
 	BackgroundWorkerHandle **handles;
+	TimestampTz *restart_at;
 	bool		recovered = false;
 	int			i;
 	long		timeout;
@@ -224,10 +257,13 @@ inngest_launcher_main(Datum main_arg)
 
 	handles = MemoryContextAllocZero(TopMemoryContext,
 									 sizeof(BackgroundWorkerHandle *) * Max(inngest_workers, 1));
+	restart_at = MemoryContextAllocZero(TopMemoryContext,
+										sizeof(TimestampTz) * Max(inngest_workers, 1));
 
 	for (;;)
 	{
 		bool		executor_died = false;
+		TimestampTz next_restart = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -258,8 +294,18 @@ inngest_launcher_main(Datum main_arg)
 				continue;
 			if (handles[i] != NULL)
 			{
+				/* an executor that exited is started again after a delay */
 				executor_died = true;
 				pfree(handles[i]);
+				handles[i] = NULL;
+				restart_at[i] = GetCurrentTimestamp() +
+					(int64) EXECUTOR_RESTART_DELAY_MS * 1000;
+			}
+			if (restart_at[i] > GetCurrentTimestamp())
+			{
+				if (next_restart == 0 || restart_at[i] < next_restart)
+					next_restart = restart_at[i];
+				continue;
 			}
 			handles[i] = start_executor(i);
 		}
@@ -268,21 +314,13 @@ inngest_launcher_main(Datum main_arg)
 		if (executor_died && recovered)
 			recover_runs();
 
-		/* cron: start the runs of due schedules, sleep until the next one */
-		timeout = inngest_idle_timeout;
+		/*
+		 * cron: start the runs of due schedules; sleep until the next one,
+		 * or until an executor is to be started again
+		 */
+		timeout = ms_until(next_restart, inngest_idle_timeout);
 		if (recovered)
-		{
-			TimestampTz next = fire_schedules();
-
-			if (next != 0)
-			{
-				long		secs;
-				int			usecs;
-
-				TimestampDifference(GetCurrentTimestamp(), next, &secs, &usecs);
-				timeout = Min(timeout, secs * 1000 + (usecs + 999) / 1000);
-			}
-		}
+			timeout = ms_until(fire_schedules(), timeout);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout, PG_WAIT_EXTENSION);
@@ -296,15 +334,47 @@ inngest_launcher_main(Datum main_arg)
  */
 
 /*
- * One round: claim and drive one run.  Returns true if it found work;
- * otherwise *next_wake is the earliest wake-up time (0 if none).  An
- * internal error is reported, and the run it interrupted is requeued with
- * backoff (or failed) so that a run that breaks the executor cannot loop.
+ * After an internal error that interrupted run_id (the transaction has been
+ * rolled back): count it as a failed attempt of the run, so that a run that
+ * keeps breaking the executor ends as failed instead of looping.  Errors of
+ * this bookkeeping are reported, not raised.
  */
-static bool
+static void
+requeue_after_error(int64 run_id, ErrorData *edata)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		Oid			save_userid;
+		int			save_sec;
+
+		begin_work();
+		inngest_become_owner(&save_userid, &save_sec);
+		runs_retry_after_internal_error(run_id, jsonb_error(edata));
+		inngest_restore_user(save_userid, save_sec);
+		end_work();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * One round: one transaction that drives due runs.  On ROUND_IDLE,
+ * *next_wake is the earliest wake-up time (0 if none).  An internal error
+ * is reported (ROUND_FAILED), and the run it interrupted is requeued with
+ * backoff or failed.
+ */
+static RoundResult
 executor_round(TimestampTz *next_wake)
 {
-	volatile bool did_work = false;
+	volatile RoundResult result = ROUND_IDLE;
 	MemoryContext oldcxt = CurrentMemoryContext;
 
 	*next_wake = 0;
@@ -348,8 +418,8 @@ executor_round(TimestampTz *next_wake)
 					break;
 				CHECK_FOR_INTERRUPTS();
 			}
-			did_work = n > 0;
-			if (!did_work)
+			result = n > 0 ? ROUND_WORKED : ROUND_IDLE;
+			if (n == 0)
 			{
 				*next_wake = drive_next_wake();
 				/* runs set aside: come back for the sweep in a second */
@@ -387,27 +457,41 @@ executor_round(TimestampTz *next_wake)
 		}
 		if (run_id != 0)
 		{
-			Oid			save_userid;
-			int			save_sec;
-
 			drive_forget_claim();
-			begin_work();
-			inngest_become_owner(&save_userid, &save_sec);
-			runs_retry_after_internal_error(run_id, jsonb_error(edata));
-			inngest_restore_user(save_userid, save_sec);
-			end_work();
+			requeue_after_error(run_id, edata);
 		}
-		did_work = true;
+		FreeErrorData(edata);
+		result = ROUND_FAILED;
 	}
 	PG_END_TRY();
 
-	return did_work;
+	return result;
+}
+
+/*
+ * Wait ms milliseconds whatever wakes the latch meanwhile (a backoff must
+ * not be cut short by the commits that keep waking executors).
+ */
+static void
+sleep_ms(long ms)
+{
+	TimestampTz until = GetCurrentTimestamp() + (int64) ms * 1000;
+	long		left;
+
+	while ((left = ms_until(until, ms)) > 0)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 void
 inngest_executor_main(Datum main_arg)
 {
 	int			slot = DatumGetInt32(main_arg);
+	int			failures = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -422,6 +506,7 @@ inngest_executor_main(Datum main_arg)
 	{
 		TimestampTz next_wake;
 		long		timeout;
+		RoundResult result;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -432,21 +517,30 @@ inngest_executor_main(Datum main_arg)
 		if (wake_launcher_changed(MyBgworkerEntry->bgw_notify_pid))
 			proc_exit(0);
 
-		if (executor_round(&next_wake))
+		result = executor_round(&next_wake);
+		if (result == ROUND_FAILED)
+		{
+			if (++failures >= EXECUTOR_MAX_FAILURES)
+			{
+				ereport(LOG,
+						(errmsg("inngest_pg executor %d exits after %d failed rounds in a row",
+								slot, failures),
+						 errdetail("The launcher starts a new executor in %d ms.",
+								   EXECUTOR_RESTART_DELAY_MS)));
+				proc_exit(1);
+			}
+			sleep_ms(Min((long) EXECUTOR_FIRST_BACKOFF_MS << (failures - 1),
+						 EXECUTOR_MAX_BACKOFF_MS));
+			continue;
+		}
+		failures = 0;
+		if (result == ROUND_WORKED)
 			continue;
 
 		/* sleep until the earliest wake-up, or until a commit wakes us */
-		timeout = inngest_idle_timeout;
-		if (next_wake != 0)
-		{
-			long		secs;
-			int			usecs;
-
-			TimestampDifference(GetCurrentTimestamp(), next_wake, &secs, &usecs);
-			if (next_wake <= GetCurrentTimestamp())
-				continue;
-			timeout = Min(timeout, secs * 1000 + (usecs + 999) / 1000);
-		}
+		if (next_wake != 0 && next_wake <= GetCurrentTimestamp())
+			continue;
+		timeout = ms_until(next_wake, inngest_idle_timeout);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
