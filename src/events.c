@@ -385,6 +385,7 @@ flush(FanOut *fo)
 static void
 start_runs(FanOut *fo, List *triggers, Jsonb *event)
 {
+	InngestFunction *started = NULL;
 	ListCell   *lc;
 
 	foreach(lc, triggers)
@@ -392,8 +393,15 @@ start_runs(FanOut *fo, List *triggers, Jsonb *event)
 		InngestTrigger *trig = lfirst(lc);
 		InngestFunction *fn = trig->function;
 
+		/*
+		 * One run per function and event, however many of its triggers
+		 * match: a function's triggers are adjacent in the list.
+		 */
+		if (fn == started)
+			continue;
 		if (trig->condition != NULL && !expr_match(trig->condition, event, NULL))
 			continue;
+		started = fn;
 		if (fn->flow != NULL && fn->flow->admission)
 		{
 			/* rules decide whether and when it starts (flow.c) */

@@ -285,12 +285,20 @@ lifecycle_wait_timed_out(int64 run_id)
  * ----------------------------------------------------------------------
  */
 
+/*
+ * Errors no retry can fix: IG001 (the handler says so), a query that does
+ * not parse or whose parameters do not match the step's arguments, a
+ * limit, and transaction control in a step (COMMIT, ROLLBACK, a procedure
+ * that commits: a step runs inside the executor's transaction).
+ */
 static bool
 is_non_retriable(int sqlerrcode)
 {
 	return sqlerrcode == ERRCODE_INNGEST_NON_RETRIABLE ||
 		sqlerrcode == ERRCODE_SYNTAX_ERROR ||
-		sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+		sqlerrcode == ERRCODE_UNDEFINED_PARAMETER ||
+		sqlerrcode == ERRCODE_INVALID_TRANSACTION_TERMINATION;
 }
 
 static TimestampTz

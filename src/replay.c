@@ -90,14 +90,18 @@ replay_active_run(void)
 /*
  * The memo key of the next occurrence of step_id in this invocation: the id
  * itself, then "id:1", "id:2", ... so that steps in loops stay distinct.
- * Once a step is pending every step call re-raises at once.
+ * A key is never given twice in an invocation: a suffixed key that an
+ * explicit id took already (or an explicit id that a suffix took) moves on
+ * to the next free one, in the order the handler reaches them, which is
+ * the same on every replay.  Once a step is pending every step call
+ * re-raises at once.
  */
 char *
 replay_step_key(Replay *rp, const char *step_id)
 {
-	char		base[INNGEST_KEY_SIZE];
+	char		key[INNGEST_KEY_SIZE];
 	bool		found;
-	SeenEntry  *seen;
+	SeenEntry  *base;
 	size_t		len = strlen(step_id);
 
 	if (rp->discovered)
@@ -113,14 +117,28 @@ replay_step_key(Replay *rp, const char *step_id)
 				 errmsg("step id \"%s\" is too long", inngest_clip(step_id, 40)),
 				 errdetail("The limit is %d bytes.", INNGEST_MAX_ID_LEN)));
 
-	strlcpy(base, step_id, sizeof(base));
-	seen = hash_search(rp->seen, base, HASH_ENTER, &found);
-	seen->count = found ? seen->count + 1 : 0;
+	strlcpy(key, step_id, sizeof(key));
+	base = hash_search(rp->seen, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		base->count = 0;
+		return MemoryContextStrdup(rp->invoke_cxt, key);
+	}
 
-	if (seen->count == 0)
-		return MemoryContextStrdup(rp->invoke_cxt, base);
-	return MemoryContextStrdup(rp->invoke_cxt,
-							   psprintf("%s:%d", base, seen->count));
+	/* a repeated id: the next "id:N" that no step of this invocation has */
+	for (;;)
+	{
+		SeenEntry  *taken;
+
+		base->count++;
+		snprintf(key, sizeof(key), "%s:%d", step_id, base->count);
+		taken = hash_search(rp->seen, key, HASH_ENTER, &found);
+		if (!found)
+		{
+			taken->count = 0;
+			return MemoryContextStrdup(rp->invoke_cxt, key);
+		}
+	}
 }
 
 MemoEntry *

@@ -23,6 +23,8 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/plancache.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
@@ -76,13 +78,80 @@ step_plan_hash(PendingStep *step)
 	return h;
 }
 
+static bool
+max_param_walker(Node *node, int *max)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param))
+	{
+		Param	   *param = (Param *) node;
+
+		if (param->paramkind == PARAM_EXTERN && param->paramid > *max)
+			*max = param->paramid;
+		return false;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, max_param_walker, max, 0);
+	return expression_tree_walker(node, max_param_walker, max);
+}
+
 /*
- * The cached plan of the pending step's query, prepared now if need be
- * (errors of preparation are the step's), or NULL when a different query
- * collides with it in the cache: then the caller executes it unprepared.
+ * A step passes arguments its query never uses ($1 .. $n, as PREPARE and
+ * EXECUTE count them): an error, like EXECUTE with too many parameters,
+ * rather than a silent mistake.  A utility statement (CALL) is not looked
+ * into.
+ */
+static void
+check_arguments(PendingStep *step, SPIPlanPtr plan)
+{
+	ListCell   *lc;
+	int			max = 0;
+
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *source = lfirst(lc);
+		ListCell   *lq;
+
+		foreach(lq, source->query_list)
+		{
+			Query	   *query = lfirst(lq);
+
+			if (query->commandType == CMD_UTILITY)
+				return;
+			(void) max_param_walker((Node *) query, &max);
+		}
+	}
+	if (step->nargs > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("step \"%s\" passes %d arguments, but its query uses %d",
+						step->key, step->nargs, max),
+				 errhint("Refer to every argument as $1, $2, ... in the query, or pass fewer.")));
+}
+
+/* Prepare the pending step's query (errors of preparation are the step's) */
+static SPIPlanPtr
+prepare_step(PendingStep *step)
+{
+	SPIPlanPtr	plan = SPI_prepare(step->query, step->nargs, step->argtypes);
+
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not prepare the query of step \"%s\": %s",
+						step->key, SPI_result_code_string(SPI_result))));
+	check_arguments(step, plan);
+	return plan;
+}
+
+/*
+ * The plan of the pending step's query: the cached one, prepared now if
+ * need be; or, when a different query collides with it in the cache, one
+ * prepared for this execution only (*kept false: the caller frees it).
  */
 static SPIPlanPtr
-step_plan(PendingStep *step)
+step_plan(PendingStep *step, bool *kept)
 {
 	uint64		hash = step_plan_hash(step);
 	StepPlan   *entry;
@@ -115,6 +184,7 @@ step_plan(PendingStep *step)
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 
+	*kept = true;
 	entry = hash_search(step_plans, &hash, HASH_FIND, &found);
 	if (found)
 	{
@@ -123,15 +193,11 @@ step_plan(PendingStep *step)
 			entry->nargs == step->nargs &&
 			memcmp(entry->argtypes, step->argtypes, sizeof(Oid) * step->nargs) == 0)
 			return entry->plan;
-		return NULL;
+		*kept = false;
+		return prepare_step(step);
 	}
 
-	plan = SPI_prepare(step->query, step->nargs, step->argtypes);
-	if (plan == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not prepare the query of step \"%s\": %s",
-						step->key, SPI_result_code_string(SPI_result))));
+	plan = prepare_step(step);
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 
@@ -168,7 +234,8 @@ step_output(PendingStep *step, Datum value, Oid typid, MemoryContext cxt)
 
 /*
  * STEP_RUN: execute the query as the function's owner, with the handler's
- * search_path; its first column of its first row is the output.
+ * search_path; the first column of the first row of its last statement's
+ * result is the output.
  */
 static Jsonb *
 run_query_step(Replay *rp, Oid save_sec)
@@ -177,6 +244,7 @@ run_query_step(Replay *rp, Oid save_sec)
 	int			nestlevel;
 	int			ret;
 	SPIPlanPtr	plan;
+	bool		kept;
 	Jsonb	   *result = NULL;
 
 	SetUserIdAndSecContext(rp->run->owner,
@@ -185,13 +253,21 @@ run_query_step(Replay *rp, Oid save_sec)
 	nestlevel = inngest_push_search_path(step->search_path);
 
 	rp->in_step = true;
-	plan = step_plan(step);
-	if (plan != NULL)
-		ret = SPI_execute_plan(plan, step->args, step->argnulls, false, 0);
-	else
-		ret = SPI_execute_with_args(step->query, step->nargs, step->argtypes,
-									step->args, step->argnulls, false, 0);
+	plan = step_plan(step, &kept);
+	ret = SPI_execute_plan(plan, step->args, step->argnulls, false, 0);
+	if (!kept)
+		SPI_freeplan(plan);
 	rp->in_step = false;
+	if (ret == SPI_ERROR_TRANSACTION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("step \"%s\" cannot commit or roll back", step->key),
+				 errdetail("A step's writes commit with its checkpoint, in the executor's transaction."),
+				 errhint("Remove COMMIT, ROLLBACK and transaction control from the step's query.")));
+	if (ret == SPI_ERROR_COPY)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("step \"%s\" cannot copy to or from the client", step->key)));
 	if (ret < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
