@@ -14,11 +14,18 @@
  * transaction without polling.  The keys of a configuration are parsed in
  * config.c.
  *
+ * Callers hold pointers into the cache (a trigger list, a function) while
+ * they do work that may rebuild it: the event trigger's fan-out publishes
+ * system events, whose own fan-out refreshes the cache.  So a rebuild never
+ * frees the cache it replaces: it retires it, and retired caches are freed
+ * when the transaction ends, when nothing can point into them any more.
+ *
  *-------------------------------------------------------------------------
  */
 #include "inngest.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -59,6 +66,8 @@ typedef struct CatalogPlans
 static CatalogPlans plans;
 
 static MemoryContext cache_cxt = NULL;
+static List *retired_cxts = NIL;	/* earlier caches, freed at xact end */
+static bool xact_callback_registered = false;
 static HTAB *functions_by_id = NULL;
 static HTAB *triggers_by_event = NULL;
 static bool cache_valid = false;
@@ -131,6 +140,41 @@ catalog_refresh(void)
 	PG_END_TRY();
 }
 
+/* At the end of a transaction, the caches it replaced go */
+static void
+catalog_xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT &&
+		event != XACT_EVENT_PARALLEL_ABORT && event != XACT_EVENT_PREPARE)
+		return;
+	foreach(lc, retired_cxts)
+		MemoryContextDelete((MemoryContext) lfirst(lc));
+	list_free(retired_cxts);
+	retired_cxts = NIL;
+}
+
+/* Keep the current cache's memory until the end of the transaction */
+static void
+retire_cache(void)
+{
+	MemoryContext oldcxt;
+
+	if (cache_cxt == NULL)
+		return;
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(catalog_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	retired_cxts = lappend(retired_cxts, cache_cxt);
+	MemoryContextSwitchTo(oldcxt);
+	cache_cxt = NULL;
+}
+
 static void
 catalog_rebuild(void)
 {
@@ -141,12 +185,10 @@ catalog_rebuild(void)
 	uint64		i;
 	MemoryContext oldcxt;
 
-	if (cache_cxt == NULL)
-		cache_cxt = AllocSetContextCreate(CacheMemoryContext,
-										  "inngest function cache",
-										  ALLOCSET_DEFAULT_SIZES);
-	else
-		MemoryContextReset(cache_cxt);
+	retire_cache();
+	cache_cxt = AllocSetContextCreate(CacheMemoryContext,
+									  "inngest function cache",
+									  ALLOCSET_DEFAULT_SIZES);
 	functions_by_id = NULL;
 	triggers_by_event = NULL;
 

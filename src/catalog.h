@@ -26,8 +26,8 @@ typedef struct InngestTrigger
 
 /*
  * The cache is rebuilt only by catalog_refresh(); an invalidation merely
- * marks it stale.  So pointers returned by the lookups stay valid until the
- * caller's next catalog_refresh().
+ * marks it stale.  Pointers returned by the lookups stay valid until the
+ * end of the transaction, whatever is rebuilt meanwhile.
  */
 extern void catalog_refresh(void);
 extern InngestFunction *catalog_lookup_function(const char *id);

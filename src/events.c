@@ -84,6 +84,7 @@ typedef struct FanOut
 	NewRuns    *runs;			/* runs to create */
 	bool		cancel_on;		/* a function of those has cancelOn */
 	int			nwaited;		/* events to look up waits for */
+	int			waited_cap;
 	Datum	   *waited_names;
 	Datum	   *waited_events;
 } FanOut;
@@ -177,9 +178,13 @@ dedup_events(Datum *ids, Datum *seqs, int count, int64 **accepted)
 }
 
 
-/* Reject bad events with an error naming the problem */
+/*
+ * Reject bad events with an error naming the problem.  The size limit is
+ * for events from outside: the extension's own (a run's outcome with its
+ * event and output) must never fail the run they report on.
+ */
 static void
-validate_event(text *name, Datum data_datum, int64 seq)
+validate_event(text *name, Datum data_datum, bool check_size)
 {
 	Size		size;
 	Jsonb	   *head;
@@ -195,7 +200,7 @@ validate_event(text *name, Datum data_datum, int64 seq)
 				 errdetail("The limit is %d bytes.", INNGEST_MAX_ID_LEN)));
 
 	size = toast_raw_datum_size(data_datum);
-	if (size > (Size) inngest_max_event_size * 1024)
+	if (check_size && size > (Size) inngest_max_event_size * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("data of event \"%s\" is too large (%zu bytes)",
@@ -300,7 +305,7 @@ collect_events(EventSource *src, FanOut *fo)
 		bool		found;
 		NameEntry  *entry;
 
-		validate_event(row.name, row.data, row.seq);
+		validate_event(row.name, row.data, !src->system);
 		MemoryContextSwitchTo(oldcxt);
 		name_key(&row, key);
 		entry = hash_search(fo->names, key, HASH_ENTER, &found);
@@ -412,7 +417,7 @@ start_runs(FanOut *fo, List *triggers, Jsonb *event)
 		runs_add(fo->runs, fn->id, event, inngest_clock(),
 				 slots_ingest_park(fn, event), NULL);
 		fo->cancel_on |= fn->cancel_on != NIL;
-		if (fo->runs->n == FAN_OUT_BATCH)
+		if (fo->runs->n >= FAN_OUT_BATCH)
 			flush(fo);
 	}
 }
@@ -454,13 +459,21 @@ dispatch_events(EventSource *src, FanOut *fo)
 
 		if (entry->waited)
 		{
+			if (fo->nwaited == fo->waited_cap)
+			{
+				fo->waited_cap *= 2;
+				fo->waited_names = repalloc(fo->waited_names,
+											sizeof(Datum) * fo->waited_cap);
+				fo->waited_events = repalloc(fo->waited_events,
+											 sizeof(Datum) * fo->waited_cap);
+			}
 			fo->waited_names[fo->nwaited] =
 				PointerGetDatum(DatumGetTextPCopy(PointerGetDatum(row.name)));
 			fo->waited_events[fo->nwaited] = JsonbPGetDatum(event);
 			fo->nwaited++;
 		}
 		start_runs(fo, triggers, event);
-		if (fo->nwaited == FAN_OUT_BATCH)
+		if (fo->nwaited >= FAN_OUT_BATCH)
 			flush(fo);
 	}
 	flush(fo);
@@ -485,9 +498,11 @@ events_fan_out(EventSource *src)
 	catalog_refresh();
 	collect_events(src, &fo);
 
-	fo.runs = runs_new_batch(FAN_OUT_BATCH);
-	fo.waited_names = palloc(sizeof(Datum) * FAN_OUT_BATCH);
-	fo.waited_events = palloc(sizeof(Datum) * FAN_OUT_BATCH);
+	/* room for a few; the arrays grow up to FAN_OUT_BATCH */
+	fo.runs = runs_new_batch(16);
+	fo.waited_cap = 16;
+	fo.waited_names = palloc(sizeof(Datum) * fo.waited_cap);
+	fo.waited_events = palloc(sizeof(Datum) * fo.waited_cap);
 	slots_ingest_begin();
 	dispatch_events(src, &fo);
 
@@ -549,6 +564,7 @@ inngest_events_trigger(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(trigdata->tg_relation);
 	src.base.next = transition_next;
 	src.base.rescan = transition_rescan;
+	src.base.system = false;
 	src.store = trigdata->tg_newtable;
 	src.slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	event_columns(desc, &src.col);
@@ -594,6 +610,8 @@ one_rescan(EventSource *src)
 static int64
 store_event(text *name, Jsonb *data, TimestampTz ts)
 {
+	static Oid	known_relid = InvalidOid;
+	static Oid	known_seqid = InvalidOid;
 	Oid			relid = get_relname_relid("events", get_namespace_oid("inngest", false));
 	Relation	rel = table_open(relid, RowExclusiveLock);
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -605,7 +623,13 @@ store_event(text *name, Jsonb *data, TimestampTz ts)
 	int64		seq;
 
 	event_columns(desc, &col);
-	seq = nextval_internal(getIdentitySequence(relid, col.seq, false), false);
+	/* the identity's sequence, looked up again if the table is another */
+	if (relid != known_relid)
+	{
+		known_seqid = getIdentitySequence(relid, col.seq, false);
+		known_relid = relid;
+	}
+	seq = nextval_internal(known_seqid, false);
 
 	rte->rtekind = RTE_RELATION;
 	rte->relid = relid;
@@ -642,21 +666,15 @@ store_event(text *name, Jsonb *data, TimestampTz ts)
 	return seq;
 }
 
-/*
- * Send an event from inside the extension (system events, step_send_event)
- * and return its seq.  It is stored and fanned out like any other, so
- * functions may trigger on it and waits see it, but without an INSERT
- * statement: no trigger runs nested inside the caller.  SPI connected, as
- * the extension owner.
- */
-int64
-events_publish(const char *name, Jsonb *data)
+static int64
+publish(const char *name, Jsonb *data, bool system)
 {
 	OneEvent	one;
 
 	memset(&one, 0, sizeof(one));
 	one.base.next = one_next;
 	one.base.rescan = one_rescan;
+	one.base.system = system;
 	one.row.name = cstring_to_text(name);
 	one.row.data = JsonbPGetDatum(data);
 	one.row.id = NULL;
@@ -664,4 +682,28 @@ events_publish(const char *name, Jsonb *data)
 	one.row.seq = store_event(one.row.name, data, one.row.ts);
 	events_fan_out(&one.base);
 	return one.row.seq;
+}
+
+/*
+ * Send an event from inside the extension on behalf of a step
+ * (step_send_event) and return its seq.  It is stored and fanned out like
+ * any other, so functions may trigger on it and waits see it, but without
+ * an INSERT statement: no trigger runs nested inside the caller.  SPI
+ * connected, as the extension owner.
+ */
+int64
+events_publish(const char *name, Jsonb *data)
+{
+	return publish(name, data, false);
+}
+
+/*
+ * The same for a system event (inngest/function.finished, ...): it is not
+ * held to inngest.max_event_size, since it carries a run's event and
+ * output, each within their own limits, and must never fail that run.
+ */
+int64
+events_publish_system(const char *name, Jsonb *data)
+{
+	return publish(name, data, true);
 }

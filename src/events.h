@@ -33,9 +33,11 @@ struct EventSource
 {
 	bool		(*next) (EventSource *src, EventRow *row);
 	void		(*rescan) (EventSource *src);
+	bool		system;			/* the extension's own: no size limit */
 };
 
 extern void events_fan_out(EventSource *src);
 extern int64 events_publish(const char *name, Jsonb *data);
+extern int64 events_publish_system(const char *name, Jsonb *data);
 
 #endif							/* INNGEST_EVENTS_H */

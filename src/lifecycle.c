@@ -365,7 +365,7 @@ announce_end(RunState *run, bool ended, const char *event_name,
 		return;
 	if (run->has_cancel_on)
 		waits_forget_run(run->run_id);
-	(void) events_publish(event_name,
+	(void) events_publish_system(event_name,
 						  system_event_data(run->function_id, run->run_id,
 											run->event, key, value));
 }
@@ -430,7 +430,7 @@ lifecycle_cancel(int64 run_id, bool nowait, const char *reason)
 	jsonb_push_int64(&state, "run_id", run_id);
 	jsonb_push_jsonb(&state, "event", event);
 	jsonb_push_string(&state, "reason", reason, strlen(reason));
-	(void) events_publish("inngest/function.cancelled",
+	(void) events_publish_system("inngest/function.cancelled",
 						  JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
 	return true;
 }

@@ -121,21 +121,37 @@ returned_id(void)
  * ----------------------------------------------------------------------
  */
 
-/* An empty batch of runs to create, with room for cap */
+/*
+ * An empty batch of runs to create, with room for cap at first; it grows
+ * as runs are added (most batches hold one run: a system event's).
+ */
 NewRuns *
 runs_new_batch(int cap)
 {
 	NewRuns    *batch = palloc0(sizeof(NewRuns));
 
-	batch->cap = cap;
-	batch->function_ids = palloc(sizeof(Datum) * cap);
-	batch->events = palloc(sizeof(Datum) * cap);
-	batch->wake_at = palloc(sizeof(Datum) * cap);
-	batch->blocked_on = palloc(sizeof(Datum) * cap);
-	batch->blocked_null = palloc(sizeof(bool) * cap);
-	batch->active_key = palloc(sizeof(Datum) * cap);
-	batch->active_null = palloc(sizeof(bool) * cap);
+	batch->cap = Max(cap, 1);
+	batch->function_ids = palloc(sizeof(Datum) * batch->cap);
+	batch->events = palloc(sizeof(Datum) * batch->cap);
+	batch->wake_at = palloc(sizeof(Datum) * batch->cap);
+	batch->blocked_on = palloc(sizeof(Datum) * batch->cap);
+	batch->blocked_null = palloc(sizeof(bool) * batch->cap);
+	batch->active_key = palloc(sizeof(Datum) * batch->cap);
+	batch->active_null = palloc(sizeof(bool) * batch->cap);
 	return batch;
+}
+
+static void
+grow_batch(NewRuns *batch)
+{
+	batch->cap *= 2;
+	batch->function_ids = repalloc(batch->function_ids, sizeof(Datum) * batch->cap);
+	batch->events = repalloc(batch->events, sizeof(Datum) * batch->cap);
+	batch->wake_at = repalloc(batch->wake_at, sizeof(Datum) * batch->cap);
+	batch->blocked_on = repalloc(batch->blocked_on, sizeof(Datum) * batch->cap);
+	batch->blocked_null = repalloc(batch->blocked_null, sizeof(bool) * batch->cap);
+	batch->active_key = repalloc(batch->active_key, sizeof(Datum) * batch->cap);
+	batch->active_null = repalloc(batch->active_null, sizeof(bool) * batch->cap);
 }
 
 /*
@@ -147,9 +163,11 @@ void
 runs_add(NewRuns *batch, const char *function_id, Jsonb *event,
 		 TimestampTz wake_at, const char *blocked_on, const char *active_key)
 {
-	int			i = batch->n++;
+	int			i;
 
-	Assert(i < batch->cap);
+	if (batch->n == batch->cap)
+		grow_batch(batch);
+	i = batch->n++;
 	batch->function_ids[i] = CStringGetTextDatum(function_id);
 	batch->events[i] = JsonbPGetDatum(event);
 	batch->wake_at[i] = TimestampTzGetDatum(wake_at);

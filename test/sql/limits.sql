@@ -44,6 +44,24 @@ SELECT inngest.tick();
 SELECT status, error ->> 'message' AS message
 FROM inngest.runs WHERE function_id = 'long-step';
 
+-- A system event is not held to inngest.max_event_size: it carries the
+-- run's event and output, each within its own limit, and must never fail
+-- the run it reports on.  Here events are limited to 1 kB: a run with a
+-- 900-byte event and a 900-byte output completes, and its
+-- inngest/function.finished (1.8 kB) is stored; a user's 1.8 kB event is
+-- refused.
+SET inngest.max_event_size = '1kB';
+CREATE FUNCTION app.big(event jsonb) RETURNS jsonb
+LANGUAGE sql AS $$ SELECT jsonb_build_object('out', repeat('o', 900)) $$;
+SELECT inngest.create_function('{"id": "big", "event": "big"}', 'app.big');
+INSERT INTO inngest.events (name, data) VALUES ('big', jsonb_build_object('in', repeat('i', 900)));
+SELECT inngest.tick() AS advanced;
+SELECT status FROM inngest.runs WHERE function_id = 'big';
+SELECT octet_length(data::text) > 1800 AS big_finished_event FROM inngest.events
+WHERE name = 'inngest/function.finished' AND data ->> 'function_id' = 'big';
+INSERT INTO inngest.events (name, data) VALUES ('big', jsonb_build_object('in', repeat('i', 1800)));
+RESET inngest.max_event_size;
+
 -- One statement with many event names whose functions have cancelOn rules
 -- takes the event-name locks of all of them in one pass (the array of lock
 -- requests grows as it must: scripts/valgrind.sh checks it).
