@@ -74,6 +74,14 @@ static TimestampTz last_claim_horizon = 0;
 
 static TimestampTz last_cleanup = 0;
 
+/*
+ * A worker's transaction: when it started, and whether it holds the writes
+ * of runs other than the one being driven (their steps, their outcomes),
+ * which must commit within DRIVE_BATCH_MAX_MS of its start.
+ */
+static TimestampTz xact_started = 0;
+static bool xact_holds_outcomes = false;
+
 static void drive(Replay *rp);
 
 /* ----------------------------------------------------------------------
@@ -237,6 +245,8 @@ drive_run_next(bool commit_steps)
 		if (claim.flow_marks)
 			runs_clear_flow_marks(run->run_id);
 		start_drive(run, &claim);
+		/* what it wrote now waits for this transaction's commit */
+		xact_holds_outcomes = true;
 	}
 	PG_FINALLY();
 	{
@@ -306,6 +316,8 @@ checkpoint(RunState *run)
 	SetUserIdAndSecContext(save_userid, save_sec);
 	inngest_spi_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	xact_started = GetCurrentTimestamp();
+	xact_holds_outcomes = false;
 
 	status = runs_status(run->run_id);
 	if (status == NULL || strcmp(status, "running") != 0)
@@ -366,6 +378,73 @@ suspend_for_event(Replay *rp)
 }
 
 /*
+ * When the step about to run must stop so that the other runs of this
+ * worker transaction commit in time (0: no limit): runs driven together in
+ * one transaction share its commit, but a run's outcome must not wait
+ * behind another run's slow step for longer than the batch's time.
+ */
+static TimestampTz
+batch_end(RunState *run)
+{
+	if (!run->commit_steps || !xact_holds_outcomes)
+		return 0;
+	return xact_started + (int64) DRIVE_BATCH_MAX_MS * 1000;
+}
+
+/*
+ * Run the pending step and record it.  Returns false if the run stops
+ * here: the step failed (retry or failure recorded), or the run's
+ * timeouts.finish came.
+ */
+static bool
+run_step(Replay *rp)
+{
+	RunState   *run = rp->run;
+
+	for (;;)
+	{
+		Jsonb	   *output = NULL;
+		ErrorData  *edata = NULL;
+		TimestampTz started;
+		TimestampTz limit;
+
+		/* timeouts.finish is checked between steps, and stops a step */
+		if (run->deadline != 0 && run->deadline <= inngest_clock())
+		{
+			(void) lifecycle_cancel(run->run_id, false, "timeouts.finish");
+			return false;
+		}
+		limit = batch_end(run);
+		if (limit != 0 && limit <= GetCurrentTimestamp())
+		{
+			/* the batch's time is up already: commit the others first */
+			if (!checkpoint(run))
+				return false;
+			limit = 0;
+		}
+
+		started = inngest_clock();
+		switch (stepexec_run(rp, limit, &output, &edata))
+		{
+			case STEP_DONE:
+				record_step(rp, output, started);
+				return true;
+			case STEP_FAILED:
+				lifecycle_failure(run, true, rp->pending.key, edata);
+				return false;
+			case STEP_OVER_DEADLINE:
+				(void) lifecycle_cancel(run->run_id, false, "timeouts.finish");
+				return false;
+			case STEP_OVER_BUDGET:
+				/* rolled back: commit the other runs, then run it again */
+				if (!checkpoint(run))
+					return false;
+				continue;
+		}
+	}
+}
+
+/*
  * The replay loop: invoke the handler, run the step it reaches, repeat
  * until the run completes, fails or must wait.
  *
@@ -385,7 +464,6 @@ drive(Replay *rp)
 		Jsonb	   *output = NULL;
 		ErrorData  *edata = NULL;
 		InvokeResult result;
-		TimestampTz started;
 
 		if (run->cancelled)
 			return;
@@ -428,14 +506,9 @@ drive(Replay *rp)
 		/* a new step: checkpoint the previous one, then run it */
 		if (uncommitted_step && !checkpoint(run))
 			return;
-		started = inngest_clock();
-		if (!stepexec_run(rp, &output, &edata))
-		{
-			lifecycle_failure(run, true, rp->pending.key, edata);
-			return;
-		}
-		record_step(rp, output, started);
 		uncommitted_step = true;
+		if (!run_step(rp))
+			return;
 	}
 }
 
@@ -457,6 +530,8 @@ drive_begin_transaction(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
+	xact_started = now;
+	xact_holds_outcomes = false;
 	if (lifecycle_apply_deferred() > 0)
 		CommandCounterIncrement();
 	if (TimestampDifferenceExceeds(last_cleanup, now, FLOW_CLEANUP_MS))

@@ -23,11 +23,14 @@
  */
 #include "inngest.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_proc.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "jsonutil.h"
 #include "replay.h"
@@ -206,6 +209,29 @@ replay_fatal(Replay *rp, int sqlerrcode, const char *fmt,...)
  * ----------------------------------------------------------------------
  */
 
+/* The handler's proconfig (ALTER FUNCTION ... SET), in the run's memory */
+static ArrayType *
+handler_config(RunState *run)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(run->handler));
+	ArrayType  *config = NULL;
+	bool		isnull;
+	Datum		d;
+
+	if (!HeapTupleIsValid(tup))
+		return NULL;
+	d = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proconfig, &isnull);
+	if (!isnull)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(run->cxt);
+
+		config = DatumGetArrayTypePCopy(d);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	ReleaseSysCache(tup);
+	return config;
+}
+
 /*
  * The handler side of run (whose handler, owner and search_path are set),
  * which becomes the run this backend drives until replay_end().
@@ -227,6 +253,7 @@ replay_begin(RunState *run)
 	rp->memo = hash_create("inngest memo", 16, &ctl,
 						   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	fmgr_info_cxt(run->handler, &rp->flinfo, run->cxt);
+	rp->handler_config = handler_config(run);
 	current = rp;
 	return rp;
 }

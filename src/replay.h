@@ -57,6 +57,7 @@ typedef struct Replay
 	RunState   *run;
 	MemoryContext invoke_cxt;
 	FmgrInfo	flinfo;			/* the handler */
+	ArrayType  *handler_config; /* its ALTER FUNCTION ... SET, or NULL */
 	HTAB	   *memo;			/* step id -> MemoEntry */
 	HTAB	   *seen;			/* this invocation: step id -> occurrences */
 	bool		in_handler;

@@ -22,13 +22,18 @@
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "utils/plancache.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 
 #include "events.h"
 #include "guc.h"
@@ -61,6 +66,86 @@ static HTAB *step_plans = NULL;
 static MemoryContext step_plan_cxt = NULL;
 
 static Jsonb *value_to_jsonb(Datum value, Oid typid);
+
+/*
+ * The step timer.  A step runs with a time limit: the handler's
+ * statement_timeout (SPI statements get no statement timer of their own),
+ * the run's timeouts.finish, and in a batch of runs sharing a transaction,
+ * what is left of the batch's time.  The one that comes first is armed;
+ * when it fires, the step is cancelled like a statement (SQLSTATE 57014)
+ * and the reason tells the caller what to do.
+ */
+static TimeoutId step_timeout_id = MAX_TIMEOUTS;
+static volatile sig_atomic_t step_timer_fired = false;
+static StepResult step_timer_reason = STEP_DONE;
+static int	step_timer_ms = 0;
+
+static void
+step_timeout_handler(void)
+{
+	step_timer_fired = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+/*
+ * Arm the step timer for the earliest of: the current statement_timeout,
+ * the run's deadline, the batch's end (0: none of them).
+ */
+static void
+arm_step_timer(TimestampTz deadline, TimestampTz batch_end)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz fire = 0;
+
+	step_timer_reason = STEP_DONE;
+	step_timer_fired = false;
+	if (StatementTimeout > 0)
+	{
+		fire = now + (int64) StatementTimeout * 1000;
+		step_timer_reason = STEP_FAILED;
+		step_timer_ms = StatementTimeout;
+	}
+	if (deadline != 0 && (fire == 0 || deadline < fire))
+	{
+		fire = deadline;
+		step_timer_reason = STEP_OVER_DEADLINE;
+	}
+	if (batch_end != 0 && (fire == 0 || batch_end < fire))
+	{
+		fire = batch_end;
+		step_timer_reason = STEP_OVER_BUDGET;
+	}
+	if (fire == 0)
+		return;
+	if (step_timeout_id == MAX_TIMEOUTS)
+		step_timeout_id = RegisterTimeout(USER_TIMEOUT, step_timeout_handler);
+	enable_timeout_at(step_timeout_id, Max(fire, now + 1000));
+}
+
+/* Disarm it; a cancel it raised too late to stop the step is forgotten */
+static void
+disarm_step_timer(void)
+{
+	if (step_timeout_id != MAX_TIMEOUTS)
+		disable_timeout(step_timeout_id, false);
+	if (step_timer_fired)
+		QueryCancelPending = false;
+}
+
+/*
+ * The handler's own settings (ALTER FUNCTION ... SET), which PostgreSQL
+ * applies while the handler runs, apply to its steps too.
+ */
+static void
+apply_handler_config(Replay *rp)
+{
+	if (rp->handler_config != NULL)
+		ProcessGUCArray(rp->handler_config,
+						superuser_arg(rp->run->owner) ? PGC_SUSET : PGC_USERSET,
+						PGC_S_SESSION, GUC_ACTION_SAVE);
+}
 
 /* The hash of what makes a step query's plan reusable */
 static uint64
@@ -238,11 +323,12 @@ step_output(PendingStep *step, Datum value, Oid typid, MemoryContext cxt)
  * result is the output.
  */
 static Jsonb *
-run_query_step(Replay *rp, Oid save_sec)
+run_query_step(Replay *rp, Oid save_sec, TimestampTz batch_end)
 {
 	PendingStep *step = &rp->pending;
 	int			nestlevel;
 	int			ret;
+	int			conflevel;
 	SPIPlanPtr	plan;
 	bool		kept;
 	Jsonb	   *result = NULL;
@@ -250,11 +336,15 @@ run_query_step(Replay *rp, Oid save_sec)
 	SetUserIdAndSecContext(rp->run->owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	conflevel = NewGUCNestLevel();
+	apply_handler_config(rp);
 	nestlevel = inngest_push_search_path(step->search_path);
 
 	rp->in_step = true;
 	plan = step_plan(step, &kept);
+	arm_step_timer(rp->run->deadline, batch_end);
 	ret = SPI_execute_plan(plan, step->args, step->argnulls, false, 0);
+	disarm_step_timer();
 	if (!kept)
 		SPI_freeplan(plan);
 	rp->in_step = false;
@@ -286,6 +376,7 @@ run_query_step(Replay *rp, Oid save_sec)
 	if (SPI_tuptable != NULL)
 		SPI_freetuptable(SPI_tuptable);
 	inngest_pop_search_path(nestlevel);
+	AtEOXact_GUC(true, conflevel);
 	return result;
 }
 
@@ -324,19 +415,24 @@ send_event_step(Replay *rp, Oid save_sec)
 
 /*
  * Run the pending step (a query, or an event to send) in a subtransaction
- * of its own.  Returns true with its output, which the caller records in
- * the same transaction as the step's writes; or false with *edata, after
- * rolling the step back.
+ * of its own, stopped at batch_end (0: no batch) or at the run's deadline
+ * if it is still running then.  STEP_DONE: *output is its output, which
+ * the caller records in the same transaction as the step's writes.
+ * Otherwise the step has been rolled back: STEP_FAILED with *edata (its
+ * statement_timeout among the reasons), STEP_OVER_DEADLINE (the run's
+ * time is up), STEP_OVER_BUDGET (the batch's time is up: commit the other
+ * runs and run the step again).
  */
-bool
-stepexec_run(Replay *rp, Jsonb **output, ErrorData **edata)
+StepResult
+stepexec_run(Replay *rp, TimestampTz batch_end, Jsonb **output,
+			 ErrorData **edata)
 {
 	PendingStep *step = &rp->pending;
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	Oid			save_userid;
 	int			save_sec;
-	volatile bool ok = true;
+	volatile StepResult outcome = STEP_DONE;
 	Jsonb	   *volatile result = NULL;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
@@ -350,7 +446,7 @@ stepexec_run(Replay *rp, Jsonb **output, ErrorData **edata)
 		if (step->kind == STEP_SEND)
 			result = send_event_step(rp, save_sec);
 		else
-			result = run_query_step(rp, save_sec);
+			result = run_query_step(rp, save_sec, batch_end);
 		PopActiveSnapshot();
 		SetUserIdAndSecContext(save_userid, save_sec);
 		ReleaseCurrentSubTransaction();
@@ -359,6 +455,9 @@ stepexec_run(Replay *rp, Jsonb **output, ErrorData **edata)
 	}
 	PG_CATCH();
 	{
+		bool		stopped;
+
+		disarm_step_timer();
 		rp->in_step = false;
 		MemoryContextSwitchTo(rp->run->cxt);
 		*edata = CopyErrorData();
@@ -366,14 +465,24 @@ stepexec_run(Replay *rp, Jsonb **output, ErrorData **edata)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		ok = false;
+
+		stopped = step_timer_fired && (*edata)->sqlerrcode == ERRCODE_QUERY_CANCELED;
+		outcome = stopped ? step_timer_reason : STEP_FAILED;
+		if (stopped && outcome == STEP_FAILED)
+		{
+			MemoryContext ecxt = MemoryContextSwitchTo(rp->run->cxt);
+
+			(*edata)->message = psprintf("step \"%s\" was stopped by statement_timeout (%d ms)",
+										 step->key, step_timer_ms);
+			MemoryContextSwitchTo(ecxt);
+		}
 	}
 	PG_END_TRY();
+	step_timer_fired = false;
 
-	if (!ok)
-		return false;
-	*output = result;
-	return true;
+	if (outcome == STEP_DONE)
+		*output = result;
+	return outcome;
 }
 
 /*

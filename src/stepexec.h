@@ -10,6 +10,16 @@
 
 #include "replay.h"
 
-extern bool stepexec_run(Replay *rp, Jsonb **output, ErrorData **edata);
+/* How running a step ended */
+typedef enum StepResult
+{
+	STEP_DONE,					/* it completed with its output */
+	STEP_FAILED,				/* it failed (rolled back), with an error */
+	STEP_OVER_DEADLINE,			/* stopped: the run's timeouts.finish came */
+	STEP_OVER_BUDGET			/* stopped: the batch's time is up */
+} StepResult;
+
+extern StepResult stepexec_run(Replay *rp, TimestampTz batch_end,
+							   Jsonb **output, ErrorData **edata);
 
 #endif							/* INNGEST_STEPEXEC_H */

@@ -47,9 +47,6 @@
 #include "wake.h"
 #include "worker.h"
 
-/* A transaction stops taking more runs once it is this old */
-#define INNGEST_BATCH_MAX_MS 20
-
 /*
  * An executor whose rounds fail waits before the next one, 50 ms after the
  * first failure, doubling up to 5 s; after EXECUTOR_MAX_FAILURES failures
@@ -414,7 +411,7 @@ executor_round(TimestampTz *next_wake)
 				n++;
 				CommandCounterIncrement();
 				if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
-											   INNGEST_BATCH_MAX_MS))
+											   DRIVE_BATCH_MAX_MS))
 					break;
 				CHECK_FOR_INTERRUPTS();
 			}
