@@ -64,6 +64,7 @@
  * error escapes the drive, the worker uses it to requeue that run.
  */
 static int64 claimed_run_id = 0;
+static int	claimed_attempt = 0;
 
 /*
  * The clock reading of the last claim that found nothing due: runs due by
@@ -204,6 +205,19 @@ start_drive(RunState *run, ClaimedRun *claim)
 	drive(rp);
 }
 
+/* The drive of run (NULL: it never began) is over: free what it holds */
+static void
+end_drive(RunState *run)
+{
+	lifecycle_track(NULL);
+	replay_end();
+	if (run != NULL)
+	{
+		slots_release(run);
+		MemoryContextDelete(run->cxt);
+	}
+}
+
 /*
  * Claim the next due run and drive it as far as it can go now.  Must be
  * called in a transaction with SPI connected, as the extension owner.
@@ -232,11 +246,15 @@ drive_run_next(bool commit_steps)
 	if (!runs_lock_driver(claim.id, true))
 		return true;
 	claimed_run_id = claim.id;
+	claimed_attempt = claim.attempt;
 
 	/*
-	 * From here on the driver lock is ours: whatever fails, it is given back
-	 * (and the run's memory freed), or other drivers would take the run for
-	 * a live one forever.
+	 * From here on the driver lock is ours.  When the drive ends it is given
+	 * back (and the run's memory freed).  When an internal error escapes, a
+	 * worker keeps it until it has counted the failed attempt
+	 * (drive_forget_claim), so that no other executor drives the run again
+	 * in between and counts the same failure twice; tick() gives it back at
+	 * once, the error going to its caller.
 	 */
 	PG_TRY();
 	{
@@ -248,32 +266,40 @@ drive_run_next(bool commit_steps)
 		/* what it wrote now waits for this transaction's commit */
 		xact_holds_outcomes = true;
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		lifecycle_track(NULL);
-		replay_end();
-		if (run != NULL)
-		{
-			slots_release(run);
-			MemoryContextDelete(run->cxt);
-		}
-		runs_unlock_driver(claim.id);
+		end_drive(run);
+		if (!commit_steps)
+			drive_forget_claim();
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
 
-	claimed_run_id = 0;
+	end_drive(run);
+	drive_forget_claim();
 	return true;
 }
 
+/*
+ * The claimed run's drive is over: give back its driver lock (if it was
+ * kept after an internal error, see drive_run_next).
+ */
 void
 drive_forget_claim(void)
 {
+	if (claimed_run_id != 0)
+		runs_unlock_driver(claimed_run_id);
 	claimed_run_id = 0;
 }
 
+/*
+ * The run whose drive an internal error interrupted (0: none), and the
+ * attempt it was claimed at: a worker counts that failure once.
+ */
 int64
-drive_claimed_run(void)
+drive_claimed_run(int *attempt)
 {
+	*attempt = claimed_attempt;
 	return claimed_run_id;
 }
 

@@ -24,7 +24,7 @@ extern bool drive_run_next(bool commit_steps);
 extern bool drive_begin_transaction(void);
 extern int	drive_tick(int max_runs);
 extern TimestampTz drive_next_wake(void);
-extern int64 drive_claimed_run(void);
+extern int64 drive_claimed_run(int *attempt);
 extern void drive_forget_claim(void);
 
 #endif							/* INNGEST_DRIVE_H */

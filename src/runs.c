@@ -819,20 +819,23 @@ runs_promote(Datum keys, Datum counts)
  * An internal error (not the handler's, not a step's: those are the
  * lifecycle's) escaped while driving run_id, and its transaction was
  * rolled back.  Count it as a failed attempt, so that a run that keeps
- * breaking the executor ends as failed instead of looping.  Runs in a new
- * transaction with SPI connected, as the extension owner.
+ * breaking the executor ends as failed instead of looping; only once per
+ * claim (the attempt it was claimed at).  Runs in a new transaction with
+ * SPI connected, as the extension owner.
  */
 void
-runs_retry_after_internal_error(int64 run_id, Jsonb *error)
+runs_retry_after_internal_error(int64 run_id, int attempt, Jsonb *error)
 {
-	static const Oid types[4] = {INT8OID, JSONBOID, TIMESTAMPTZOID, INT4OID};
-	Datum		values[4];
+	static const Oid types[5] = {INT8OID, JSONBOID, TIMESTAMPTZOID, INT4OID,
+	INT4OID};
+	Datum		values[5];
 	int			ret;
 
 	values[0] = Int64GetDatum(run_id);
 	values[1] = JsonbPGetDatum(error);
 	values[2] = TimestampTzGetDatum(inngest_clock());
 	values[3] = Int32GetDatum(RUNS_FIRST_BACKOFF_SECS);
+	values[4] = Int32GetDatum(attempt);
 	ret = SPI_execute_plan(inngest_keep_plan(&plans.internal_error,
 											 "UPDATE inngest.runs r SET "
 											 "attempt = r.attempt + 1, error = $2, "
@@ -850,8 +853,9 @@ runs_retry_after_internal_error(int64 run_id, Jsonb *error)
 											 "FROM inngest.runs r0 LEFT JOIN inngest.functions f "
 											 "  ON f.id = r0.function_id "
 											 "WHERE r.id = $1 AND r0.id = r.id "
-											 "AND r.status IN ('queued', 'running')",
-											 4, types),
+											 "AND r.status IN ('queued', 'running') "
+											 "AND r.attempt = $5",
+											 5, types),
 						   values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(WARNING, "could not requeue run %lld after an internal error",

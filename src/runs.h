@@ -128,7 +128,8 @@ extern void runs_set_active_key(int64 run_id, const char *key);
 extern int	runs_promote(Datum keys, Datum counts);
 
 /* Failures of the engine itself */
-extern void runs_retry_after_internal_error(int64 run_id, Jsonb *error);
+extern void runs_retry_after_internal_error(int64 run_id, int attempt,
+											Jsonb *error);
 extern int	runs_recover(void);
 
 #endif							/* INNGEST_RUNS_H */

@@ -331,13 +331,14 @@ inngest_launcher_main(Datum main_arg)
  */
 
 /*
- * After an internal error that interrupted run_id (the transaction has been
- * rolled back): count it as a failed attempt of the run, so that a run that
- * keeps breaking the executor ends as failed instead of looping.  Errors of
- * this bookkeeping are reported, not raised.
+ * After an internal error that interrupted run_id, claimed at attempt (the
+ * transaction has been rolled back, the driver lock is still ours): count
+ * it as a failed attempt of the run, so that a run that keeps breaking the
+ * executor ends as failed instead of looping.  Errors of this bookkeeping
+ * are reported, not raised.
  */
 static void
-requeue_after_error(int64 run_id, ErrorData *edata)
+requeue_after_error(int64 run_id, int attempt, ErrorData *edata)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 
@@ -348,7 +349,7 @@ requeue_after_error(int64 run_id, ErrorData *edata)
 
 		begin_work();
 		inngest_become_owner(&save_userid, &save_sec);
-		runs_retry_after_internal_error(run_id, jsonb_error(edata));
+		runs_retry_after_internal_error(run_id, attempt, jsonb_error(edata));
 		inngest_restore_user(save_userid, save_sec);
 		end_work();
 	}
@@ -436,6 +437,7 @@ executor_round(TimestampTz *next_wake)
 	{
 		ErrorData  *edata;
 		int64		run_id;
+		int			attempt;
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
@@ -444,19 +446,17 @@ executor_round(TimestampTz *next_wake)
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(oldcxt);
 
-		run_id = drive_claimed_run();
-		if (edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
-			edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE)
-		{
-			/* nothing was wrong with the run: it is simply due again */
-			drive_forget_claim();
-			run_id = 0;
-		}
-		if (run_id != 0)
-		{
-			drive_forget_claim();
-			requeue_after_error(run_id, edata);
-		}
+		/*
+		 * The run the error interrupted (its driver lock still held) counts
+		 * a failed attempt, unless nothing was wrong with it: a deadlock or
+		 * a serialization failure only makes it due again.
+		 */
+		run_id = drive_claimed_run(&attempt);
+		if (run_id != 0 &&
+			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED &&
+			edata->sqlerrcode != ERRCODE_T_R_SERIALIZATION_FAILURE)
+			requeue_after_error(run_id, attempt, edata);
+		drive_forget_claim();
 		FreeErrorData(edata);
 		result = ROUND_FAILED;
 	}

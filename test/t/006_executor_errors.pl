@@ -18,7 +18,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-my $node = InngestNode::start('errors', workers => 1);
+my $node = InngestNode::start('errors', workers => 2);
 $node->safe_psql(
 	'postgres', q{
 	CREATE EXTENSION inngest_pg;
@@ -35,14 +35,15 @@ $node->safe_psql(
 	SELECT inngest.create_function('{"id": "quick", "event": "quick"}', 'public.quick');
 });
 
-my $pid_before = $node->safe_psql('postgres',
-	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'inngest_pg executor'});
+# Two executors: the poisoned one is whichever drives the run.
 my $log_start = -s $node->logfile;
 
 $node->safe_psql('postgres', q{SELECT inngest.send('poison')});
 ok( $node->poll_query_until(
 		'postgres', q{SELECT status = 'completed' FROM inngest.runs WHERE function_id = 'poison'}),
 	'the poisoning run completes');
+my $pids_before = $node->safe_psql('postgres',
+	q{SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE backend_type = 'inngest_pg executor'});
 
 # Its executor now fails every round; within 3 seconds it must not flood.
 sleep 3;
@@ -55,10 +56,10 @@ cmp_ok($errors, '<=', 20, "but backed off: $errors ERROR lines in 3 s");
 ok( $node->poll_query_until(
 		'postgres', qq{
 		SELECT count(*) = 1 FROM pg_stat_activity
-		WHERE backend_type = 'inngest_pg executor' AND pid <> $pid_before}),
+		WHERE backend_type = 'inngest_pg executor' AND pid NOT IN ($pids_before)}),
 	'a new executor was started');
 $log = slurp_file($node->logfile, $log_start);
-like($log, qr/inngest_pg executor 0 exits after 8 failed rounds in a row/,
+like($log, qr/inngest_pg executor \d exits after 8 failed rounds in a row/,
 	'the executor said why it exited');
 
 # The new session is clean: runs complete again.
@@ -66,6 +67,37 @@ $node->safe_psql('postgres', q{SELECT inngest.send('quick')});
 ok( $node->poll_query_until(
 		'postgres', q{SELECT status = 'completed' FROM inngest.runs WHERE function_id = 'quick'}),
 	'a run completes in the new executor');
+
+# An internal error (here a row trigger a DBA put on inngest.events makes
+# the run's inngest/function.finished fail) counts one failed attempt: the
+# executor keeps the run's driver lock until it has counted it, so the
+# other executor cannot drive the run again at once and count it twice.
+$node->safe_psql(
+	'postgres', q{
+	CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		IF NEW.data ->> 'function_id' = 'fragile' THEN
+			RAISE EXCEPTION 'refused by a trigger';
+		END IF;
+		RETURN NEW;
+	END $$;
+	CREATE TRIGGER refuse BEFORE INSERT ON inngest.events
+		FOR EACH ROW WHEN (NEW.name = 'inngest/function.finished')
+		EXECUTE FUNCTION public.refuse();
+	SELECT inngest.create_function('{"id": "fragile", "event": "fragile", "retries": 1}', 'public.quick');
+});
+$node->safe_psql('postgres', q{SELECT inngest.send('fragile')});
+ok( $node->poll_query_until(
+		'postgres', q{SELECT attempt > 0 FROM inngest.runs WHERE function_id = 'fragile'}),
+	'the internal error was counted');
+sleep 2;
+is( $node->safe_psql(
+		'postgres', q{
+		SELECT status || ' attempt ' || attempt || ' ' || (error ->> 'message')
+		       || CASE WHEN wake_at > now() + interval '10 seconds' THEN ' (backing off)' ELSE '' END
+		FROM inngest.runs WHERE function_id = 'fragile'}),
+	'queued attempt 1 refused by a trigger (backing off)',
+	'once: the run waits for its retry instead of failing at once');
 
 $node->stop;
 done_testing();
