@@ -60,7 +60,10 @@ CREATE TABLE inngest.events (
     id      pg_catalog.text,
     name    pg_catalog.text NOT NULL,
     data    pg_catalog.jsonb NOT NULL DEFAULT '{}',
-    ts      pg_catalog.timestamptz NOT NULL DEFAULT inngest.now()
+    ts      pg_catalog.timestamptz NOT NULL DEFAULT inngest.now(),
+    -- how many runs led to it: 0 for events from outside, a run's depth + 1
+    -- for the events it sends (step_send_event, system events, invoke)
+    depth   pg_catalog.int4 NOT NULL DEFAULT 0
 );
 
 -- Event ids seen in the last 24 hours: the deduplication window.
@@ -100,6 +103,7 @@ CREATE TABLE inngest.runs (
     active_key  pg_catalog.text,        -- singleton or "mode": "run" key, until it ends
     blocked_on  pg_catalog.text,        -- concurrency key it waits for a slot of
     queue_at    pg_catalog.timestamptz, -- its place in that key's queue
+    depth       pg_catalog.int4 NOT NULL DEFAULT 0, -- its event's depth
     CONSTRAINT runs_status_check CHECK (status IN ('queued', 'running',
         'sleeping', 'waiting', 'completed', 'failed', 'cancelled', 'skipped'))
 ) WITH (fillfactor = 80);

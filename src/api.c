@@ -293,7 +293,7 @@ inngest_rerun(PG_FUNCTION_ARGS)
 	inngest_spi_connect();
 	inngest_become_owner(&save_userid, &save_sec);
 	function_id = run_function_checked(run_id, caller, &event);
-	new_id = lifecycle_start_run(function_id, event);
+	new_id = lifecycle_start_run(function_id, event, 0);
 	inngest_restore_user(save_userid, save_sec);
 	SPI_finish();
 	PG_RETURN_INT64(new_id);

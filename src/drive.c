@@ -108,6 +108,7 @@ run_state_create(ClaimedRun *claim, bool commit_steps)
 	run->started_at = claim->fresh ? inngest_clock() : claim->started_at;
 	run->queue_at = claim->queue_at;
 	run->was_set_aside = claim->was_set_aside;
+	run->depth = claim->depth;
 	run->commit_steps = commit_steps;
 	return run;
 }

@@ -66,6 +66,7 @@ typedef struct EventColumns
 	int			name;
 	int			data;
 	int			ts;
+	int			depth;
 } EventColumns;
 
 /* The distinct event names of a batch */
@@ -119,8 +120,9 @@ event_columns(TupleDesc desc, EventColumns *col)
 	col->name = SPI_fnumber(desc, "name");
 	col->data = SPI_fnumber(desc, "data");
 	col->ts = SPI_fnumber(desc, "ts");
+	col->depth = SPI_fnumber(desc, "depth");
 	if (col->seq <= 0 || col->id <= 0 || col->name <= 0 || col->data <= 0 ||
-		col->ts <= 0)
+		col->ts <= 0 || col->depth <= 0)
 		elog(ERROR, "inngest.events does not have the expected columns");
 }
 
@@ -386,9 +388,29 @@ flush(FanOut *fo)
 	}
 }
 
-/* Start a run of each function whose trigger matches the event */
+/* The error of a run that would be deeper than inngest.max_depth */
+static Jsonb *
+too_deep(int depth)
+{
+	JsonbParseState *state = NULL;
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	jsonb_push_string(&state, "reason", "inngest.max_depth", strlen("inngest.max_depth"));
+	jsonb_push_int64(&state, "depth", depth);
+	jsonb_push_int64(&state, "max_depth", inngest_max_depth);
+	jsonb_push_string(&state, "message",
+					  "the event was sent by a chain of runs longer than inngest.max_depth",
+					  strlen("the event was sent by a chain of runs longer than inngest.max_depth"));
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * Start a run of each function whose trigger matches the event, at the
+ * event's depth; beyond inngest.max_depth the runs are created skipped,
+ * so that functions triggering each other cannot loop forever.
+ */
 static void
-start_runs(FanOut *fo, List *triggers, Jsonb *event)
+start_runs(FanOut *fo, List *triggers, Jsonb *event, int depth)
 {
 	InngestFunction *started = NULL;
 	ListCell   *lc;
@@ -407,6 +429,11 @@ start_runs(FanOut *fo, List *triggers, Jsonb *event)
 		if (trig->condition != NULL && !expr_match(trig->condition, event, NULL))
 			continue;
 		started = fn;
+		if (depth > inngest_max_depth)
+		{
+			(void) runs_create_skipped(fn->id, event, too_deep(depth));
+			continue;
+		}
 		if (fn->flow != NULL && fn->flow->admission)
 		{
 			/* rules decide whether and when it starts (flow.c) */
@@ -431,6 +458,7 @@ static void
 dispatch_events(EventSource *src, FanOut *fo)
 {
 	EventRow	row;
+	int			outer_depth = runs_set_depth(0);
 
 	src->rescan(src);
 	while (src->next(src, &row))
@@ -472,11 +500,13 @@ dispatch_events(EventSource *src, FanOut *fo)
 			fo->waited_events[fo->nwaited] = JsonbPGetDatum(event);
 			fo->nwaited++;
 		}
-		start_runs(fo, triggers, event);
+		(void) runs_set_depth(row.depth);
+		start_runs(fo, triggers, event, row.depth);
 		if (fo->nwaited >= FAN_OUT_BATCH)
 			flush(fo);
 	}
 	flush(fo);
+	(void) runs_set_depth(outer_depth);
 }
 
 /*
@@ -531,6 +561,7 @@ transition_next(EventSource *src, EventRow *row)
 	row->id = isnull ? NULL : DatumGetTextPP(id);
 	row->seq = DatumGetInt64(slot_getattr(slot, ts->col.seq, &isnull));
 	row->ts = DatumGetTimestampTz(slot_getattr(slot, ts->col.ts, &isnull));
+	row->depth = DatumGetInt32(slot_getattr(slot, ts->col.depth, &isnull));
 	return true;
 }
 
@@ -608,7 +639,7 @@ one_rescan(EventSource *src)
  * which fires no statement trigger.  Returns its seq.
  */
 static int64
-store_event(text *name, Jsonb *data, TimestampTz ts)
+store_event(text *name, Jsonb *data, TimestampTz ts, int depth)
 {
 	static Oid	known_relid = InvalidOid;
 	static Oid	known_seqid = InvalidOid;
@@ -651,6 +682,8 @@ store_event(text *name, Jsonb *data, TimestampTz ts)
 	slot->tts_isnull[col.data - 1] = false;
 	slot->tts_values[col.ts - 1] = TimestampTzGetDatum(ts);
 	slot->tts_isnull[col.ts - 1] = false;
+	slot->tts_values[col.depth - 1] = Int32GetDatum(depth);
+	slot->tts_isnull[col.depth - 1] = false;
 	ExecStoreVirtualTuple(slot);
 
 	/* row triggers a DBA may have added fire as for an INSERT */
@@ -667,7 +700,7 @@ store_event(text *name, Jsonb *data, TimestampTz ts)
 }
 
 static int64
-publish(const char *name, Jsonb *data, bool system)
+publish(const char *name, Jsonb *data, bool system, int depth)
 {
 	OneEvent	one;
 
@@ -679,22 +712,23 @@ publish(const char *name, Jsonb *data, bool system)
 	one.row.data = JsonbPGetDatum(data);
 	one.row.id = NULL;
 	one.row.ts = inngest_clock();
-	one.row.seq = store_event(one.row.name, data, one.row.ts);
+	one.row.depth = depth;
+	one.row.seq = store_event(one.row.name, data, one.row.ts, depth);
 	events_fan_out(&one.base);
 	return one.row.seq;
 }
 
 /*
  * Send an event from inside the extension on behalf of a step
- * (step_send_event) and return its seq.  It is stored and fanned out like
+ * (step_send_event) of a run at depth - 1, and return its seq.  It is stored and fanned out like
  * any other, so functions may trigger on it and waits see it, but without
  * an INSERT statement: no trigger runs nested inside the caller.  SPI
  * connected, as the extension owner.
  */
 int64
-events_publish(const char *name, Jsonb *data)
+events_publish(const char *name, Jsonb *data, int depth)
 {
-	return publish(name, data, false);
+	return publish(name, data, false, depth);
 }
 
 /*
@@ -703,7 +737,7 @@ events_publish(const char *name, Jsonb *data)
  * output, each within their own limits, and must never fail that run.
  */
 int64
-events_publish_system(const char *name, Jsonb *data)
+events_publish_system(const char *name, Jsonb *data, int depth)
 {
-	return publish(name, data, true);
+	return publish(name, data, true, depth);
 }

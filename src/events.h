@@ -21,6 +21,7 @@ typedef struct EventRow
 	text	   *id;				/* the user's id, or NULL */
 	int64		seq;
 	TimestampTz ts;
+	int			depth;			/* runs that led to it (inngest.max_depth) */
 } EventRow;
 
 /*
@@ -37,7 +38,7 @@ struct EventSource
 };
 
 extern void events_fan_out(EventSource *src);
-extern int64 events_publish(const char *name, Jsonb *data);
-extern int64 events_publish_system(const char *name, Jsonb *data);
+extern int64 events_publish(const char *name, Jsonb *data, int depth);
+extern int64 events_publish_system(const char *name, Jsonb *data, int depth);
 
 #endif							/* INNGEST_EVENTS_H */

@@ -25,6 +25,7 @@ int			inngest_idle_timeout = 10000;
 int			inngest_runs_per_transaction = 16;
 int			inngest_max_event_size = 512;
 int			inngest_max_step_output_size = 4096;
+int			inngest_max_depth = 16;
 static char *inngest_fake_now_string = NULL;
 
 /* The parsed value of inngest.fake_now; 0 (unset) means the real clock */
@@ -192,6 +193,15 @@ guc_define(void)
 							4096, 1, 1024 * 1024,
 							PGC_SUSET,
 							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("inngest.max_depth",
+							"Longest chain of runs started by events that runs send.",
+							"A run started by an event from outside has depth 0; the events a run sends (step_send_event, invoke, inngest/function.finished...) have its depth + 1, and so do the runs they start. A run that would be deeper is created skipped, so a function that triggers itself cannot loop forever.",
+							&inngest_max_depth,
+							16, 1, 1000,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("inngest.fake_now",

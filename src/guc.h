@@ -19,6 +19,7 @@ extern int	inngest_idle_timeout;
 extern int	inngest_runs_per_transaction;
 extern int	inngest_max_event_size;
 extern int	inngest_max_step_output_size;
+extern int	inngest_max_depth;
 
 extern void guc_define(void);
 

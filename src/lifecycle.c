@@ -84,13 +84,15 @@ lifecycle_create_run(InngestFunction *fn, Jsonb *event, TimestampTz wake_at,
 
 /*
  * Start one run of a function with the given event, outside the event
- * trigger (rerun, invoke, cron), due now.  Returns the run's id.  SPI
- * connected, as the extension owner.
+ * trigger (rerun, cron: depth 0; invoke: the caller's depth + 1), due now.
+ * Returns the run's id.  SPI connected, as the extension owner.
  */
 int64
-lifecycle_start_run(const char *function_id, Jsonb *event)
+lifecycle_start_run(const char *function_id, Jsonb *event, int depth)
 {
 	InngestFunction *fn;
+	int			outer_depth;
+	int64		run_id;
 
 	catalog_refresh();
 	fn = catalog_lookup_function(function_id);
@@ -107,7 +109,10 @@ lifecycle_start_run(const char *function_id, Jsonb *event)
 		waits_cancel_on_locks(fn, requests, &n);
 		waits_lock_events(requests, n);
 	}
-	return lifecycle_create_run(fn, event, inngest_clock(), NULL, NULL);
+	outer_depth = runs_set_depth(depth);
+	run_id = lifecycle_create_run(fn, event, inngest_clock(), NULL, NULL);
+	(void) runs_set_depth(outer_depth);
+	return run_id;
 }
 
 /* ----------------------------------------------------------------------
@@ -239,6 +244,13 @@ lifecycle_invoke(RunState *run, const char *step_id, const char *function_id,
 														 step_id, function_id)));
 		return;
 	}
+	if (run->depth + 1 > inngest_max_depth)
+	{
+		lifecycle_fail(run, jsonb_error_message(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+												psprintf("step \"%s\" cannot invoke \"%s\": the chain of runs would be longer than inngest.max_depth (%d)",
+														 step_id, function_id, inngest_max_depth)));
+		return;
+	}
 
 	lock_own_run(run);
 	waits_lock_events(locks, lifecycle_wait_locks(STEP_INVOKE, NULL, locks));
@@ -249,7 +261,8 @@ lifecycle_invoke(RunState *run, const char *step_id, const char *function_id,
 	callee = lifecycle_start_run(function_id,
 								 jsonb_event("inngest/function.invoked",
 											 strlen("inngest/function.invoked"),
-											 data, id, strlen(id), inngest_clock()));
+											 data, id, strlen(id), inngest_clock()),
+								 run->depth + 1);
 
 	/* wait for whichever event ends the callee: data.run_id = callee */
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
@@ -366,8 +379,9 @@ announce_end(RunState *run, bool ended, const char *event_name,
 	if (run->has_cancel_on)
 		waits_forget_run(run->run_id);
 	(void) events_publish_system(event_name,
-						  system_event_data(run->function_id, run->run_id,
-											run->event, key, value));
+								 system_event_data(run->function_id, run->run_id,
+												   run->event, key, value),
+								 run->depth + 1);
 }
 
 /* The handler returned output: the run completes, with its own writes */
@@ -414,12 +428,13 @@ lifecycle_cancel(int64 run_id, bool nowait, const char *reason)
 	char	   *status = runs_lock(run_id, nowait);
 	char	   *function_id;
 	Jsonb	   *event;
+	int			depth;
 	JsonbParseState *state = NULL;
 
 	if (status == NULL || is_finished(status))
 		return false;
 
-	(void) runs_cancel(run_id, &function_id, &event);
+	(void) runs_cancel(run_id, &function_id, &event, &depth);
 	waits_forget_run(run_id);
 	if (tracked_run != NULL && tracked_run->run_id == run_id)
 		tracked_run->cancelled = true;
@@ -431,7 +446,8 @@ lifecycle_cancel(int64 run_id, bool nowait, const char *reason)
 	jsonb_push_jsonb(&state, "event", event);
 	jsonb_push_string(&state, "reason", reason, strlen(reason));
 	(void) events_publish_system("inngest/function.cancelled",
-						  JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
+								 JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)),
+								 depth + 1);
 	return true;
 }
 

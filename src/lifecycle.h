@@ -25,7 +25,8 @@
 
 extern void lifecycle_track(RunState *run);
 
-extern int64 lifecycle_start_run(const char *function_id, Jsonb *event);
+extern int64 lifecycle_start_run(const char *function_id, Jsonb *event,
+								 int depth);
 extern int64 lifecycle_create_run(InngestFunction *fn, Jsonb *event,
 								  TimestampTz wake_at, const char *active_key,
 								  const char *blocked_on);

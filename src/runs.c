@@ -48,14 +48,15 @@
  */
 #define CREATE_RUNS_SQL \
 	"INSERT INTO inngest.runs (function_id, event, status, wake_at, " \
-	"created_at, active_key, blocked_on, queue_at) " \
+	"created_at, active_key, blocked_on, queue_at, depth) " \
 	"SELECT u.f, u.e, 'queued', CASE WHEN u.b IS NULL THEN u.w END, $6, " \
-	"u.a, u.b, CASE WHEN u.b IS NOT NULL THEN u.w END " \
+	"u.a, u.b, CASE WHEN u.b IS NOT NULL THEN u.w END, u.d " \
 	"FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), " \
 	"pg_catalog.unnest($2::pg_catalog.jsonb[]), " \
 	"pg_catalog.unnest($3::pg_catalog.timestamptz[]), " \
 	"pg_catalog.unnest($4::pg_catalog.text[]), " \
-	"pg_catalog.unnest($5::pg_catalog.text[])) AS u(f, e, w, b, a)"
+	"pg_catalog.unnest($5::pg_catalog.text[]), " \
+	"pg_catalog.unnest($7::pg_catalog.int4[])) AS u(f, e, w, b, a, d)"
 
 /* Prepared statements, kept for the backend's life */
 typedef struct RunsPlans
@@ -91,6 +92,12 @@ typedef struct RunsPlans
 
 static RunsPlans plans;
 
+/*
+ * The depth of the runs created now: that of the event that starts them
+ * (see runs_set_depth).
+ */
+static int	creation_depth = 0;
+
 static Datum
 text_or_null(const char *s, char *null)
 {
@@ -122,6 +129,20 @@ returned_id(void)
  */
 
 /*
+ * The runs created from now on have this depth (their event's: how many
+ * runs led to it, see inngest.max_depth); returns the previous one, which
+ * the caller restores.
+ */
+int
+runs_set_depth(int depth)
+{
+	int			previous = creation_depth;
+
+	creation_depth = depth;
+	return previous;
+}
+
+/*
  * An empty batch of runs to create, with room for cap at first; it grows
  * as runs are added (most batches hold one run: a system event's).
  */
@@ -138,6 +159,7 @@ runs_new_batch(int cap)
 	batch->blocked_null = palloc(sizeof(bool) * batch->cap);
 	batch->active_key = palloc(sizeof(Datum) * batch->cap);
 	batch->active_null = palloc(sizeof(bool) * batch->cap);
+	batch->depth = palloc(sizeof(Datum) * batch->cap);
 	return batch;
 }
 
@@ -152,6 +174,7 @@ grow_batch(NewRuns *batch)
 	batch->blocked_null = repalloc(batch->blocked_null, sizeof(bool) * batch->cap);
 	batch->active_key = repalloc(batch->active_key, sizeof(Datum) * batch->cap);
 	batch->active_null = repalloc(batch->active_null, sizeof(bool) * batch->cap);
+	batch->depth = repalloc(batch->depth, sizeof(Datum) * batch->cap);
 }
 
 /*
@@ -175,6 +198,7 @@ runs_add(NewRuns *batch, const char *function_id, Jsonb *event,
 	batch->blocked_null[i] = blocked_on == NULL;
 	batch->active_key[i] = active_key ? CStringGetTextDatum(active_key) : (Datum) 0;
 	batch->active_null[i] = active_key == NULL;
+	batch->depth[i] = Int32GetDatum(creation_depth);
 	batch->any_blocked |= blocked_on != NULL;
 	batch->any_active |= active_key != NULL;
 }
@@ -197,9 +221,10 @@ text_array(Datum *values, bool *nulls, int n)
 uint64
 runs_create(NewRuns *batch, bool returning)
 {
-	static const Oid types[6] = {TEXTARRAYOID, JSONBARRAYOID,
-	TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID};
-	Datum		values[6];
+	static const Oid types[7] = {TEXTARRAYOID, JSONBARRAYOID,
+	TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID,
+	INT4ARRAYOID};
+	Datum		values[7];
 	uint64		n;
 
 	if (batch->n == 0)
@@ -214,13 +239,15 @@ runs_create(NewRuns *batch, bool returning)
 	values[3] = text_array(batch->blocked_on, batch->blocked_null, batch->n);
 	values[4] = text_array(batch->active_key, batch->active_null, batch->n);
 	values[5] = TimestampTzGetDatum(inngest_clock());
+	values[6] = PointerGetDatum(construct_array(batch->depth, batch->n,
+												INT4OID, 4, true, TYPALIGN_INT));
 	if (returning)
 		n = inngest_run_plan(&plans.create_returning,
 							 CREATE_RUNS_SQL " RETURNING id, function_id, event",
-							 6, types, values, NULL, SPI_OK_INSERT_RETURNING);
+							 7, types, values, NULL, SPI_OK_INSERT_RETURNING);
 	else
 		n = inngest_run_plan(&plans.create, CREATE_RUNS_SQL,
-							 6, types, values, NULL, SPI_OK_INSERT);
+							 7, types, values, NULL, SPI_OK_INSERT);
 	batch->n = 0;
 	batch->any_blocked = batch->any_active = false;
 	wake_executors_at_commit();
@@ -239,22 +266,24 @@ runs_create_one(const char *function_id, Jsonb *event, TimestampTz wake_at,
 	return returned_id();
 }
 
-/* A run that will not start (rateLimit, singleton), with the reason */
+/* A run that will not start (rateLimit, singleton, max_depth), with the reason */
 int64
 runs_create_skipped(const char *function_id, Jsonb *event, Jsonb *error)
 {
-	static const Oid types[4] = {TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID};
-	Datum		values[4];
+	static const Oid types[5] = {TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID,
+	INT4OID};
+	Datum		values[5];
 
 	values[0] = CStringGetTextDatum(function_id);
 	values[1] = JsonbPGetDatum(event);
 	values[2] = JsonbPGetDatum(error);
 	values[3] = TimestampTzGetDatum(inngest_clock());
+	values[4] = Int32GetDatum(creation_depth);
 	(void) inngest_run_plan(&plans.create_skipped,
 							"INSERT INTO inngest.runs (function_id, event, status, error, "
-							"created_at, ended_at) VALUES ($1, $2, 'skipped', $3, $4, $4) "
-							"RETURNING id",
-							4, types, values, NULL, SPI_OK_INSERT_RETURNING);
+							"created_at, ended_at, depth) "
+							"VALUES ($1, $2, 'skipped', $3, $4, $4, $5) RETURNING id",
+							5, types, values, NULL, SPI_OK_INSERT_RETURNING);
 	return returned_id();
 }
 
@@ -277,12 +306,13 @@ int64
 runs_gather_debounce(const char *function_id, Jsonb *event, const char *key,
 					 int64 period, int64 timeout, bool *inserted)
 {
-	static const Oid types[6] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID,
-	INTERVALOID, TIMESTAMPTZOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	static const Oid types[7] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID,
+	INTERVALOID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	TimestampTz now = inngest_clock();
 
+	values[6] = Int32GetDatum(creation_depth);
 	values[0] = CStringGetTextDatum(function_id);
 	values[1] = JsonbPGetDatum(event);
 	values[2] = TimestampTzGetDatum(now + period);
@@ -292,13 +322,13 @@ runs_gather_debounce(const char *function_id, Jsonb *event, const char *key,
 	values[5] = TimestampTzGetDatum(now);
 	(void) inngest_run_plan(&plans.gather_debounce,
 							"INSERT INTO inngest.runs AS r (function_id, event, status, "
-							"wake_at, created_at, pending_key) "
-							"VALUES ($1, $2, 'queued', LEAST($3, $6 + $5), $6, $4) "
+							"wake_at, created_at, pending_key, depth) "
+							"VALUES ($1, $2, 'queued', LEAST($3, $6 + $5), $6, $4, $7) "
 							"ON CONFLICT (pending_key) WHERE pending_key IS NOT NULL "
 							"DO UPDATE SET event = excluded.event, "
-							"wake_at = LEAST($3, r.created_at + $5) "
+							"wake_at = LEAST($3, r.created_at + $5), depth = excluded.depth "
 							"RETURNING id, xmax OPERATOR(pg_catalog.=) 0",
-							6, types, values, nulls, SPI_OK_INSERT_RETURNING);
+							7, types, values, nulls, SPI_OK_INSERT_RETURNING);
 	return upserted_run(inserted);
 }
 
@@ -311,12 +341,13 @@ int64
 runs_gather_batch(const char *function_id, Jsonb *event, const char *key,
 				  int64 timeout, int max, bool *inserted)
 {
-	static const Oid types[6] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID,
-	TIMESTAMPTZOID, INT4OID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	static const Oid types[7] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID,
+	TIMESTAMPTZOID, INT4OID, INT4OID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	TimestampTz now = inngest_clock();
 
+	values[6] = Int32GetDatum(creation_depth);
 	values[0] = CStringGetTextDatum(function_id);
 	values[1] = JsonbPGetDatum(event);
 	values[2] = TimestampTzGetDatum(key == NULL ? now : now + timeout);
@@ -325,11 +356,11 @@ runs_gather_batch(const char *function_id, Jsonb *event, const char *key,
 	values[5] = Int32GetDatum(max);
 	(void) inngest_run_plan(&plans.gather_batch,
 							"INSERT INTO inngest.runs AS r (function_id, event, status, "
-							"wake_at, created_at, pending_key) "
+							"wake_at, created_at, pending_key, depth) "
 							"VALUES ($1, pg_catalog.jsonb_build_object('events', "
-							"  pg_catalog.jsonb_build_array($2)), 'queued', $3, $5, $4) "
+							"  pg_catalog.jsonb_build_array($2)), 'queued', $3, $5, $4, $7) "
 							"ON CONFLICT (pending_key) WHERE pending_key IS NOT NULL "
-							"DO UPDATE SET "
+							"DO UPDATE SET depth = GREATEST(r.depth, excluded.depth), "
 							"event = pg_catalog.jsonb_build_object('events', "
 							"  (r.event OPERATOR(pg_catalog.->) 'events') "
 							"  OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array($2)), "
@@ -340,7 +371,7 @@ runs_gather_batch(const char *function_id, Jsonb *event, const char *key,
 							"  r.event OPERATOR(pg_catalog.->) 'events') + 1 >= $6 "
 							"  THEN NULL ELSE r.pending_key END "
 							"RETURNING id, xmax OPERATOR(pg_catalog.=) 0",
-							6, types, values, nulls, SPI_OK_INSERT_RETURNING);
+							7, types, values, nulls, SPI_OK_INSERT_RETURNING);
 	return upserted_run(inserted);
 }
 
@@ -372,7 +403,7 @@ runs_claim_next(TimestampTz now, ClaimedRun *out)
 						 "SELECT id, function_id, event, attempt, started_at, status, "
 						 "created_at, wake_at, "
 						 "pending_key IS NOT NULL OR blocked_on IS NOT NULL, "
-						 "queue_at IS NOT NULL "
+						 "queue_at IS NOT NULL, depth "
 						 "FROM inngest.runs WHERE wake_at <= $1 "
 						 "ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
 						 1, types, values, NULL, SPI_OK_SELECT) == 0)
@@ -390,6 +421,7 @@ runs_claim_next(TimestampTz now, ClaimedRun *out)
 	out->queue_at = DatumGetTimestampTz(result_value(8, &isnull));
 	out->flow_marks = DatumGetBool(result_value(9, &isnull));
 	out->was_set_aside = DatumGetBool(result_value(10, &isnull));
+	out->depth = DatumGetInt32(result_value(11, &isnull));
 	return true;
 }
 
@@ -677,11 +709,11 @@ runs_fail(RunState *run, Jsonb *error)
 
 /*
  * -> cancelled.  The caller has locked the row and checked that the run
- * has not ended; its function id and event are returned for the system
- * event.
+ * has not ended; its function id, event and depth are returned for the
+ * system event.
  */
 bool
-runs_cancel(int64 run_id, char **function_id, Jsonb **event)
+runs_cancel(int64 run_id, char **function_id, Jsonb **event, int *depth)
 {
 	static const Oid types[2] = {INT8OID, TIMESTAMPTZOID};
 	Datum		values[2];
@@ -692,11 +724,13 @@ runs_cancel(int64 run_id, char **function_id, Jsonb **event)
 	if (inngest_run_plan_latest(&plans.cancel,
 								"UPDATE inngest.runs SET status = 'cancelled', ended_at = $2, "
 								"wake_at = NULL, active_key = NULL, blocked_on = NULL, "
-								"pending_key = NULL WHERE id = $1 RETURNING function_id, event",
+								"pending_key = NULL WHERE id = $1 "
+								"RETURNING function_id, event, depth",
 								2, types, values, NULL, SPI_OK_UPDATE_RETURNING) != 1)
 		elog(ERROR, "could not cancel run %lld", (long long) run_id);
 	*function_id = TextDatumGetCString(result_value(1, &isnull));
 	*event = DatumGetJsonbPCopy(result_value(2, &isnull));
+	*depth = DatumGetInt32(result_value(3, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	return true;
 }

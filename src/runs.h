@@ -30,6 +30,7 @@ typedef struct RunState
 	int64		run_id;
 	char		function_id[INNGEST_KEY_SIZE];
 	Jsonb	   *event;
+	int			depth;			/* runs that led to it (inngest.max_depth) */
 	Oid			handler;		/* from the function's definition */
 	Oid			owner;
 	int			retries;
@@ -62,6 +63,7 @@ typedef struct ClaimedRun
 	TimestampTz queue_at;		/* the wake_at it was claimed at */
 	bool		flow_marks;		/* gathering events, or set aside */
 	bool		was_set_aside;
+	int			depth;
 } ClaimedRun;
 
 /* Runs to create in one statement (runs_create) */
@@ -76,11 +78,13 @@ typedef struct NewRuns
 	bool	   *blocked_null;
 	Datum	   *active_key;		/* a singleton key, or NULL */
 	bool	   *active_null;
+	Datum	   *depth;			/* int4: the depth at runs_add */
 	bool		any_blocked;
 	bool		any_active;
 } NewRuns;
 
 /* Creation */
+extern int	runs_set_depth(int depth);
 extern NewRuns *runs_new_batch(int cap);
 extern void runs_add(NewRuns *batch, const char *function_id, Jsonb *event,
 					 TimestampTz wake_at, const char *blocked_on,
@@ -119,7 +123,8 @@ extern void runs_retry(RunState *run, int failures, Jsonb *error,
 /* Ending */
 extern bool runs_complete(RunState *run, Jsonb *output);
 extern bool runs_fail(RunState *run, Jsonb *error);
-extern bool runs_cancel(int64 run_id, char **function_id, Jsonb **event);
+extern bool runs_cancel(int64 run_id, char **function_id, Jsonb **event,
+						int *depth);
 extern void runs_cancel_function(const char *function_id);
 
 /* Concurrency keys (slots.c) */

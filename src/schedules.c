@@ -132,7 +132,7 @@ schedules_fire(TimestampTz now, int max)
 		cron_parse_or_error(cron, &sched);
 		slot = latest_slot(&sched, first, now);
 		(void) lifecycle_start_run(function_id,
-								timer_event(function_id, position, cron, slot));
+								   timer_event(function_id, position, cron, slot), 0);
 
 		avalues[0] = CStringGetTextDatum(function_id);
 		avalues[1] = Int32GetDatum(position);

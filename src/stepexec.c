@@ -396,7 +396,7 @@ send_event_step(Replay *rp, Oid save_sec)
 
 	SetUserIdAndSecContext(inngest_schema_owner(),
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	seq = events_publish(step->event_name, step->event_data);
+	seq = events_publish(step->event_name, step->event_data, rp->run->depth + 1);
 
 	id = psprintf(INT64_FORMAT, seq);
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
