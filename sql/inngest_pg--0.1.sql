@@ -220,6 +220,17 @@ CREATE TABLE inngest.wait_hits (
 );
 CREATE INDEX wait_hits_run ON inngest.wait_hits (run_id);
 
+/*
+ * Cancellations asked for while the run was being driven (its row locked
+ * by its driver): the driver applies them at the run's next step boundary,
+ * so that cancel_run never waits for a step to finish.
+ */
+CREATE TABLE inngest.cancel_requests (
+    run_id       pg_catalog.int8 PRIMARY KEY,
+    reason       pg_catalog.text NOT NULL,
+    requested_at pg_catalog.timestamptz NOT NULL
+);
+
 -- ---------------------------------------------------------------------------
 -- The event trigger: matches events to functions and starts runs
 -- ---------------------------------------------------------------------------
@@ -394,7 +405,8 @@ GRANT USAGE ON SCHEMA inngest TO PUBLIC;
 REVOKE ALL ON inngest.functions, inngest.triggers, inngest.events,
     inngest.event_ids, inngest.runs, inngest.steps, inngest.waits,
     inngest.wait_keys, inngest.wait_hits, inngest.flow_state,
-    inngest.idempotency_keys, inngest.schedules FROM PUBLIC;
+    inngest.idempotency_keys, inngest.schedules, inngest.cancel_requests
+    FROM PUBLIC;
 
 -- pg_dump keeps the user data of these tables
 SELECT pg_catalog.pg_extension_config_dump('inngest.functions', '');
@@ -409,3 +421,4 @@ SELECT pg_catalog.pg_extension_config_dump('inngest.wait_hits', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.flow_state', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.idempotency_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.schedules', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.cancel_requests', '');

@@ -187,7 +187,7 @@ inngest_cancel_run(PG_FUNCTION_ARGS)
 	inngest_spi_connect();
 	inngest_become_owner(&save_userid, &save_sec);
 	(void) run_function_checked(run_id, caller, NULL);
-	cancelled = lifecycle_cancel(run_id, false, "cancel_run");
+	cancelled = lifecycle_request_cancel(run_id, "cancel_run");
 	inngest_restore_user(save_userid, save_sec);
 	SPI_finish();
 	PG_RETURN_BOOL(cancelled);
@@ -269,7 +269,7 @@ inngest_cancel_runs(PG_FUNCTION_ARGS)
 	{
 		if (condition != NULL && !expr_match(condition, events[i], NULL))
 			continue;
-		if (lifecycle_cancel(ids[i], false, "cancel_runs"))
+		if (lifecycle_request_cancel(ids[i], "cancel_runs"))
 			count++;
 	}
 

@@ -176,6 +176,9 @@ start_drive(RunState *run, ClaimedRun *claim)
 	if ((!claim->fresh || run->has_cancel_on) &&
 		!lifecycle_apply_run_deferred(run->run_id))
 		return;
+	/* a cancel asked for while another transaction held it */
+	if (claim->cancel_requested && lifecycle_cancel_if_requested(run))
+		return;
 	if (claim->fresh && fn->timeout_start != NULL &&
 		inngest_add_interval(claim->created_at, fn->timeout_start) <= inngest_clock())
 	{
@@ -319,6 +322,7 @@ static bool
 checkpoint(RunState *run)
 {
 	char	   *status;
+	bool		cancel_requested;
 	Oid			save_userid;
 	int			save_sec;
 
@@ -346,8 +350,10 @@ checkpoint(RunState *run)
 	xact_started = GetCurrentTimestamp();
 	xact_holds_outcomes = false;
 
-	status = runs_status(run->run_id);
+	status = runs_status(run->run_id, &cancel_requested);
 	if (status == NULL || strcmp(status, "running") != 0)
+		return false;
+	if (cancel_requested && lifecycle_cancel_if_requested(run))
 		return false;
 
 	catalog_refresh();
@@ -434,6 +440,14 @@ run_step(Replay *rp)
 		ErrorData  *edata = NULL;
 		TimestampTz started;
 		TimestampTz limit;
+
+		/*
+		 * tick() holds the run for its whole transaction: a cancel asked
+		 * for meanwhile is looked for before every step (a worker looks
+		 * at its checkpoints).
+		 */
+		if (!run->commit_steps && lifecycle_cancel_if_requested(run))
+			return false;
 
 		/* timeouts.finish is checked between steps, and stops a step */
 		if (run->deadline != 0 && run->deadline <= inngest_clock())
@@ -546,9 +560,10 @@ drive(Replay *rp)
 
 /*
  * What every transaction that drives runs does first (a worker's, or
- * tick()'s): apply the matches kept for runs that were busy, delete
- * expired flow-control state now and then, and bring back the runs that
- * waited for concurrency slots this backend's last transaction released.
+ * tick()'s): apply the matches and cancel requests kept for runs that were
+ * busy, delete expired flow-control state now and then, and bring back the
+ * runs that waited for concurrency slots this backend's last transaction
+ * released.
  * Returns true if runs are set aside somewhere, so that an idle executor
  * comes back for the sweep (slots.c).
  */
@@ -559,7 +574,7 @@ drive_begin_transaction(void)
 
 	xact_started = now;
 	xact_holds_outcomes = false;
-	if (lifecycle_apply_deferred() > 0)
+	if (lifecycle_apply_deferred() + lifecycle_apply_cancel_requests() > 0)
 		CommandCounterIncrement();
 	if (TimestampDifferenceExceeds(last_cleanup, now, FLOW_CLEANUP_MS))
 	{

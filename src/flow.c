@@ -226,7 +226,7 @@ singleton_conflict(InngestFunction *fn, const char *key)
 	if (!fn->flow->singleton_cancel)
 		return runs[0];
 	for (i = 0; i < n; i++)
-		(void) lifecycle_cancel(runs[i], false, "singleton");
+		(void) lifecycle_request_cancel(runs[i], "singleton");
 	return 0;
 }
 

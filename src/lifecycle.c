@@ -170,7 +170,10 @@ void
 lifecycle_sleep(RunState *run, const char *step_id, TimestampTz until)
 {
 	if (!runs_sleep(run, wake_time(run, until)))
+	{
+		(void) lifecycle_cancel_if_requested(run);
 		return;
+	}
 	memo_record_sleep(run->run_id, step_id, run->nsteps, until);
 }
 
@@ -213,7 +216,10 @@ lifecycle_wait(RunState *run, const char *step_id, const char *event_name,
 	lock_own_run(run);
 	waits_lock_events(lock, lifecycle_wait_locks(STEP_WAIT, event_name, lock));
 	if (!runs_wait(run, wake_time(run, until)))
+	{
+		(void) lifecycle_cancel_if_requested(run);
 		return;
+	}
 	waits_register(run->run_id, "wait", step_id, event_name, match_path,
 				   run->event, condition, until);
 	memo_record_wait(run->run_id, step_id, run->nsteps, STEP_WAIT);
@@ -255,7 +261,10 @@ lifecycle_invoke(RunState *run, const char *step_id, const char *function_id,
 	lock_own_run(run);
 	waits_lock_events(locks, lifecycle_wait_locks(STEP_INVOKE, NULL, locks));
 	if (!runs_wait(run, wake_time(run, until)))
+	{
+		(void) lifecycle_cancel_if_requested(run);
 		return;
+	}
 
 	id = psprintf("invoke-" INT64_FORMAT "-%s", run->run_id, step_id);
 	callee = lifecycle_start_run(function_id,
@@ -347,7 +356,8 @@ lifecycle_failure(RunState *run, bool in_step, const char *step_id,
 		lifecycle_fail(run, error);
 		return;
 	}
-	runs_retry(run, failures, error, wake_time(run, backoff_until(failures)));
+	if (!runs_retry(run, failures, error, wake_time(run, backoff_until(failures))))
+		(void) lifecycle_cancel_if_requested(run);
 }
 
 /* Build {"function_id", "run_id", "event", key: value} for system events */
@@ -396,8 +406,10 @@ lifecycle_complete(RunState *run, Jsonb *output)
 														 (Size) VARSIZE(output))));
 		return;
 	}
-	announce_end(run, runs_complete(run, output),
-				 "inngest/function.finished", "result", output);
+	if (runs_complete(run, output))
+		announce_end(run, true, "inngest/function.finished", "result", output);
+	else
+		(void) lifecycle_cancel_if_requested(run);
 }
 
 /* The run fails with error (jsonb_error's shape) */
@@ -416,25 +428,20 @@ is_finished(const char *status)
 }
 
 /*
- * Cancel a run that has not ended: status cancelled, its open step and its
- * waits too, inngest/function.cancelled sent.  Locks the run's row
- * (waiting for a step that is executing to finish, unless nowait).
- * Returns false if the run had already ended (or, with nowait, is being
- * driven).  SPI connected, as the extension owner.
+ * Cancel a run whose row the caller holds and which has not ended: status
+ * cancelled, its open step, its waits and any cancel request too,
+ * inngest/function.cancelled sent.
  */
-bool
-lifecycle_cancel(int64 run_id, bool nowait, const char *reason)
+static void
+cancel_locked(int64 run_id, const char *reason)
 {
-	char	   *status = runs_lock(run_id, nowait);
 	char	   *function_id;
 	Jsonb	   *event;
 	int			depth;
 	JsonbParseState *state = NULL;
 
-	if (status == NULL || is_finished(status))
-		return false;
-
 	(void) runs_cancel(run_id, &function_id, &event, &depth);
+	(void) runs_take_cancel_request(run_id);
 	waits_forget_run(run_id);
 	if (tracked_run != NULL && tracked_run->run_id == run_id)
 		tracked_run->cancelled = true;
@@ -448,6 +455,90 @@ lifecycle_cancel(int64 run_id, bool nowait, const char *reason)
 	(void) events_publish_system("inngest/function.cancelled",
 								 JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)),
 								 depth + 1);
+}
+
+/*
+ * Cancel a run that has not ended.  Locks the run's row (waiting for its
+ * holder, unless nowait).  Returns false if the run had already ended (or,
+ * with nowait, is held).  For the engine's own decisions, taken where the
+ * run is not being driven by someone else; SPI connected, as the
+ * extension owner.
+ */
+bool
+lifecycle_cancel(int64 run_id, bool nowait, const char *reason)
+{
+	char	   *status = runs_lock(run_id, nowait);
+
+	if (status == NULL || is_finished(status))
+		return false;
+	cancel_locked(run_id, reason);
+	return true;
+}
+
+/*
+ * Cancel a run on someone's request (cancel_run, cancel_runs, a singleton
+ * in mode "cancel"), without waiting for a step: a run that is not being
+ * driven is cancelled now; one whose driver holds it gets a cancel
+ * request, which its driver applies at the run's next step boundary
+ * (before its next step starts, or instead of its sleep, wait, retry or
+ * completion).  Returns false if the run had already ended.
+ */
+bool
+lifecycle_request_cancel(int64 run_id, const char *reason)
+{
+	char	   *status = runs_lock(run_id, true);
+	bool		requested;
+
+	if (status != NULL)
+	{
+		if (is_finished(status))
+			return false;
+		cancel_locked(run_id, reason);
+		return true;
+	}
+	status = runs_status(run_id, &requested);
+	if (status == NULL || is_finished(status))
+		return false;
+	runs_request_cancel(run_id, reason);
+	return true;
+}
+
+/*
+ * Apply the cancel requests of runs that nobody drives now (their driver
+ * let them go, sleeping or waiting, before it looked): executors and
+ * tick() call this at the start of their transactions.  A request for a
+ * run that ended meanwhile is dropped.  Returns how many were applied.
+ */
+int
+lifecycle_apply_cancel_requests(void)
+{
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, runs_cancel_requests())
+	{
+		int64		run_id = *(int64 *) lfirst(lc);
+		char	   *reason = runs_take_cancel_request(run_id);
+
+		if (reason != NULL && lifecycle_cancel(run_id, false, reason))
+			n++;
+	}
+	return n;
+}
+
+/*
+ * The run being driven reached a step boundary: if a cancel was asked for
+ * meanwhile, cancel it now (its driver holds it) and return true.
+ */
+bool
+lifecycle_cancel_if_requested(RunState *run)
+{
+	char	   *reason = runs_take_cancel_request(run->run_id);
+
+	if (reason == NULL)
+		return false;
+	(void) lifecycle_cancel(run->run_id, false, reason);
+	run->cancelled = true;
 	return true;
 }
 

@@ -51,6 +51,9 @@ extern void lifecycle_failure(RunState *run, bool in_step,
 extern void lifecycle_complete(RunState *run, Jsonb *output);
 extern void lifecycle_fail(RunState *run, Jsonb *error);
 extern bool lifecycle_cancel(int64 run_id, bool nowait, const char *reason);
+extern bool lifecycle_request_cancel(int64 run_id, const char *reason);
+extern bool lifecycle_cancel_if_requested(RunState *run);
+extern int	lifecycle_apply_cancel_requests(void);
 
 extern bool lifecycle_apply_hit(WaitHit *hit, bool nowait);
 extern int	lifecycle_apply_deferred(void);

@@ -42,6 +42,13 @@
 #define UNFINISHED_STATUSES "('queued', 'running', 'sleeping', 'waiting')"
 
 /*
+ * A run goes on (sleeps, waits, retries, completes) only if nobody asked
+ * for it to be cancelled meanwhile; the caller then cancels it instead.
+ */
+#define NO_CANCEL_REQUEST \
+	"AND NOT EXISTS (SELECT FROM inngest.cancel_requests c WHERE c.run_id = $1)"
+
+/*
  * Runs are created by one statement, for one run or ten thousand; the
  * variant with RETURNING is prepared separately because returning every
  * new run's event costs the bulk insert of events that need none of them.
@@ -70,6 +77,9 @@ typedef struct RunsPlans
 	SPIPlanPtr	clear_flow_marks;
 	SPIPlanPtr	mark_running;
 	SPIPlanPtr	status;
+	SPIPlanPtr	request_cancel;
+	SPIPlanPtr	take_cancel_request;
+	SPIPlanPtr	cancel_requests;
 	SPIPlanPtr	lock;
 	SPIPlanPtr	lock_skip;
 	SPIPlanPtr	next_wake;
@@ -403,7 +413,9 @@ runs_claim_next(TimestampTz now, ClaimedRun *out)
 						 "SELECT id, function_id, event, attempt, started_at, status, "
 						 "created_at, wake_at, "
 						 "pending_key IS NOT NULL OR blocked_on IS NOT NULL, "
-						 "queue_at IS NOT NULL, depth "
+						 "queue_at IS NOT NULL, depth, "
+						 "EXISTS (SELECT FROM inngest.cancel_requests c "
+						 "  WHERE c.run_id = inngest.runs.id) "
 						 "FROM inngest.runs WHERE wake_at <= $1 "
 						 "ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
 						 1, types, values, NULL, SPI_OK_SELECT) == 0)
@@ -422,6 +434,7 @@ runs_claim_next(TimestampTz now, ClaimedRun *out)
 	out->flow_marks = DatumGetBool(result_value(9, &isnull));
 	out->was_set_aside = DatumGetBool(result_value(10, &isnull));
 	out->depth = DatumGetInt32(result_value(11, &isnull));
+	out->cancel_requested = DatumGetBool(result_value(12, &isnull));
 	return true;
 }
 
@@ -461,9 +474,12 @@ runs_mark_running(RunState *run)
 	run->marked_running = true;
 }
 
-/* The run's status, or NULL if it no longer exists */
+/*
+ * The run's status, or NULL if it no longer exists; and whether a cancel
+ * was asked for while it was being driven (runs_request_cancel).
+ */
 char *
-runs_status(int64 run_id)
+runs_status(int64 run_id, bool *cancel_requested)
 {
 	static const Oid types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(run_id)};
@@ -471,12 +487,91 @@ runs_status(int64 run_id)
 	char	   *status;
 
 	if (inngest_run_plan(&plans.status,
-						 "SELECT status FROM inngest.runs WHERE id = $1",
+						 "SELECT status, EXISTS (SELECT FROM inngest.cancel_requests c "
+						 "  WHERE c.run_id = r.id) "
+						 "FROM inngest.runs r WHERE id = $1",
 						 1, types, values, NULL, SPI_OK_SELECT) == 0)
 		return NULL;
 	status = TextDatumGetCString(result_value(1, &isnull));
+	*cancel_requested = DatumGetBool(result_value(2, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	return status;
+}
+
+/*
+ * Ask for the run to be cancelled at its next step boundary: its row is
+ * locked by its driver, and cancel_run must not wait for a step.  The
+ * driver applies it (runs_take_cancel_request) at its next checkpoint, or
+ * before writing the run's outcome.
+ */
+void
+runs_request_cancel(int64 run_id, const char *reason)
+{
+	static const Oid types[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[3];
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(reason);
+	values[2] = TimestampTzGetDatum(inngest_clock());
+	(void) inngest_run_plan_latest(&plans.request_cancel,
+								   "INSERT INTO inngest.cancel_requests (run_id, reason, requested_at) "
+								   "VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING",
+								   3, types, values, NULL, SPI_OK_INSERT);
+	/* if its driver lets it go without looking, an executor applies it */
+	wake_executors_at_commit();
+}
+
+/*
+ * Up to 100 runs with a cancel request that nobody holds now (their row
+ * locked for the caller, SKIP LOCKED), oldest request first, as a list of
+ * run ids (int64 *, in the current memory context).
+ */
+List *
+runs_cancel_requests(void)
+{
+	List	   *ids = NIL;
+	uint64		n;
+	uint64		i;
+
+	n = inngest_run_plan_latest(&plans.cancel_requests,
+								"SELECT c.run_id FROM inngest.cancel_requests c "
+								"JOIN inngest.runs r ON r.id = c.run_id "
+								"ORDER BY c.requested_at LIMIT 100 "
+								"FOR UPDATE OF r SKIP LOCKED",
+								0, NULL, NULL, NULL, SPI_OK_SELECT);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int64	   *id = palloc(sizeof(int64));
+
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+		ids = lappend(ids, id);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return ids;
+}
+
+/*
+ * The reason of the cancel asked for the run, which is forgotten; NULL if
+ * none was.
+ */
+char *
+runs_take_cancel_request(int64 run_id)
+{
+	static const Oid types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	bool		isnull;
+	char	   *reason;
+
+	if (inngest_run_plan_latest(&plans.take_cancel_request,
+								"DELETE FROM inngest.cancel_requests WHERE run_id = $1 "
+								"RETURNING reason",
+								1, types, values, NULL, SPI_OK_DELETE_RETURNING) == 0)
+		return NULL;
+	reason = TextDatumGetCString(result_value(1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return reason;
 }
 
 /*
@@ -567,7 +662,8 @@ runs_unlock_driver(int64 run_id)
 /*
  * The run leaves the executor in status (sleeping, waiting) until wake
  * (0: until an event).  Returns false if it was cancelled meanwhile (a
- * worker's run between checkpoints has no row lock): then it stays so.
+ * worker's run between checkpoints has no row lock): then it stays so; or
+ * if a cancel was asked for.
  */
 static bool
 suspend(RunState *run, const char *status, TimestampTz wake)
@@ -585,7 +681,7 @@ suspend(RunState *run, const char *status, TimestampTz wake)
 	n = inngest_run_plan(&plans.suspend,
 						 "UPDATE inngest.runs SET status = $4, attempt = 0, "
 						 "error = NULL, wake_at = $2, started_at = $3 WHERE id = $1 "
-						 "AND status IN " UNFINISHED_STATUSES,
+						 "AND status IN " UNFINISHED_STATUSES " " NO_CANCEL_REQUEST,
 						 4, types, values, nulls, SPI_OK_UPDATE);
 	/* idle executors recompute their next wake-up */
 	wake_executors_at_commit();
@@ -636,25 +732,30 @@ runs_reset_attempt(RunState *run)
 	run->attempt = 0;
 }
 
-/* -> queued after its failures-th failure, due again at wake (backoff) */
-void
+/*
+ * -> queued after its failures-th failure, due again at wake (backoff).
+ * Returns false if it had ended, or a cancel was asked for.
+ */
+bool
 runs_retry(RunState *run, int failures, Jsonb *error, TimestampTz wake)
 {
 	static const Oid types[5] = {INT8OID, INT4OID, JSONBOID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID};
 	Datum		values[5];
+	uint64		n;
 
 	values[0] = Int64GetDatum(run->run_id);
 	values[1] = Int32GetDatum(failures);
 	values[2] = JsonbPGetDatum(error);
 	values[3] = TimestampTzGetDatum(wake);
 	values[4] = TimestampTzGetDatum(run->started_at);
-	(void) inngest_run_plan(&plans.retry,
+	n = inngest_run_plan(&plans.retry,
 							"UPDATE inngest.runs SET status = 'queued', attempt = $2, "
 							"error = $3, wake_at = $4, started_at = $5 WHERE id = $1 "
-							"AND status IN " UNFINISHED_STATUSES,
+							"AND status IN " UNFINISHED_STATUSES " " NO_CANCEL_REQUEST,
 							5, types, values, NULL, SPI_OK_UPDATE);
 	wake_executors_at_commit();
+	return n == 1;
 }
 
 /* ----------------------------------------------------------------------
@@ -664,7 +765,8 @@ runs_retry(RunState *run, int failures, Jsonb *error, TimestampTz wake)
 
 /*
  * -> completed with output.  Returns false if the run had ended already
- * (cancelled while its last step ran): then nothing changes.
+ * (cancelled while its last step ran), or a cancel was asked for: then
+ * nothing changes.
  */
 bool
 runs_complete(RunState *run, Jsonb *output)
@@ -683,7 +785,7 @@ runs_complete(RunState *run, Jsonb *output)
 							"UPDATE inngest.runs SET status = 'completed', output = $2, "
 							"error = NULL, attempt = 0, started_at = $4, ended_at = $3, "
 							"wake_at = NULL, active_key = NULL WHERE id = $1 "
-							"AND status IN " UNFINISHED_STATUSES,
+							"AND status IN " UNFINISHED_STATUSES " " NO_CANCEL_REQUEST,
 							4, types, values, nulls, SPI_OK_UPDATE) == 1;
 }
 

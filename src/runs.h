@@ -13,6 +13,7 @@
 
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
+#include "nodes/pg_list.h"
 #include "utils/palloc.h"
 
 /* The first retry's backoff, in seconds (Inngest's table starts there) */
@@ -64,6 +65,7 @@ typedef struct ClaimedRun
 	bool		flow_marks;		/* gathering events, or set aside */
 	bool		was_set_aside;
 	int			depth;
+	bool		cancel_requested;	/* runs_request_cancel() was called */
 } ClaimedRun;
 
 /* Runs to create in one statement (runs_create) */
@@ -106,7 +108,10 @@ extern int64 runs_gather_batch(const char *function_id, Jsonb *event,
 extern bool runs_claim_next(TimestampTz now, ClaimedRun *out);
 extern void runs_clear_flow_marks(int64 run_id);
 extern void runs_mark_running(RunState *run);
-extern char *runs_status(int64 run_id);
+extern char *runs_status(int64 run_id, bool *cancel_requested);
+extern void runs_request_cancel(int64 run_id, const char *reason);
+extern char *runs_take_cancel_request(int64 run_id);
+extern List *runs_cancel_requests(void);
 extern char *runs_lock(int64 run_id, bool skip_locked);
 extern TimestampTz runs_next_wake(TimestampTz after);
 extern bool runs_lock_driver(int64 run_id, bool session);
@@ -117,7 +122,7 @@ extern bool runs_sleep(RunState *run, TimestampTz wake);
 extern bool runs_wait(RunState *run, TimestampTz wake);
 extern void runs_resume(int64 run_id);
 extern void runs_reset_attempt(RunState *run);
-extern void runs_retry(RunState *run, int failures, Jsonb *error,
+extern bool runs_retry(RunState *run, int failures, Jsonb *error,
 					   TimestampTz wake);
 
 /* Ending */

@@ -8,6 +8,8 @@
 # - Runs that a worker drives in one transaction do not wait for each
 #   other: a quick run's outcome commits within the batch's 20 ms, even
 #   when the next run in the batch has a slow step.
+# - cancel_run does not wait for the step a worker is running: it returns
+#   at once, and the run stops at its next step boundary.
 
 use strict;
 use warnings;
@@ -30,12 +32,14 @@ $node->safe_psql(
 								 inngest.run_id(), (event #>> '{data,a}')::float8);
 		-- time the handler itself spends between steps (not a step)
 		PERFORM pg_sleep((event #>> '{data,pause}')::float8);
-		PERFORM inngest.step_run('b', 'INSERT INTO public.ran (run_id, step) SELECT $1, ''b''', inngest.run_id());
+		PERFORM inngest.step_run('b', 'INSERT INTO public.ran (run_id, step) SELECT $1, ''b''; SELECT pg_sleep($2)',
+								 inngest.run_id(), coalesce((event #>> '{data,b}')::float8, 0));
 		PERFORM inngest.step_run('c', 'INSERT INTO public.ran (run_id, step) SELECT $1, ''c''', inngest.run_id());
 		RETURN '{}';
 	END $$;
 	SELECT inngest.create_function('{"id": "finish", "event": "finish", "timeouts": {"finish": "2s"}}',
 								   'public.three');
+	SELECT inngest.create_function('{"id": "cancellable", "event": "cancellable"}', 'public.three');
 	CREATE FUNCTION public.sleepy(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 	BEGIN
 		RETURN inngest.step_run('nap', 'SELECT pg_sleep(3)::text');
@@ -115,6 +119,39 @@ cmp_ok($visible, '<', 2, sprintf('and was visible after %.2f s, not after the 4 
 ok(wait_ended('slow'), 'the slow run completed too');
 is($node->safe_psql('postgres', q{SELECT status FROM inngest.runs WHERE function_id = 'slow'}),
 	'completed', 'once, after its step ran again in a transaction of its own');
+
+# 5. cancel_run while a worker runs a step returns at once, and no later
+# step starts: during the run's first step (its row locked by the claim)
+# and during a later one.
+for my $case (['first step', '{"a": 2, "b": 0, "pause": 0}', 'a'],
+	['second step', '{"a": 0, "b": 2, "pause": 0}', 'a,b'])
+{
+	my ($name, $data, $ran) = @$case;
+
+	$node->safe_psql('postgres', q{TRUNCATE public.ran; DELETE FROM inngest.runs});
+	$node->safe_psql('postgres', qq{SELECT inngest.send('cancellable', '$data')});
+	ok( $node->poll_query_until(
+			'postgres', q{
+			SELECT count(*) = 1 FROM pg_stat_activity
+			WHERE backend_type = 'inngest_pg executor' AND wait_event = 'PgSleep'}),
+		"$name: the step is running");
+	$t0 = time;
+	is( $node->safe_psql(
+			'postgres', q{SELECT inngest.cancel_run(id) FROM inngest.runs WHERE function_id = 'cancellable'}),
+		't', "$name: cancel_run returns true");
+	$took = time - $t0;
+	cmp_ok($took, '<', 1, sprintf('%s: at once (%.2f s), not after the 2 s step', $name, $took));
+	ok(wait_ended('cancellable'), "$name: the run ended");
+	ok( $node->poll_query_until(
+			'postgres', q{
+			SELECT count(*) = 0 FROM pg_stat_activity
+			WHERE backend_type = 'inngest_pg executor' AND state = 'active'}),
+		"$name: the executor is done with it");
+	is($node->safe_psql('postgres', q{SELECT status FROM inngest.runs WHERE function_id = 'cancellable'}),
+		'cancelled', "$name: cancelled");
+	is($node->safe_psql('postgres', q{SELECT string_agg(step, ',' ORDER BY at) FROM public.ran}),
+		$ran, "$name: the running step finished and no later step started");
+}
 
 $node->stop;
 done_testing();
