@@ -391,6 +391,10 @@ runs_gather_batch(const char *function_id, Jsonb *event, const char *key,
  */
 
 /*
+ * (The cancel request is looked up by a scalar subquery with LIMIT: an
+ * EXISTS there may be planned as a hashed subplan that hashes the whole
+ * table at every claim.)
+ *
  * Claim the next run due at now: lock its row (SKIP LOCKED: runs other
  * drivers hold are passed over) and read it into *out, in the current
  * memory context.  Returns false when none is due.
@@ -414,8 +418,8 @@ runs_claim_next(TimestampTz now, ClaimedRun *out)
 						 "created_at, wake_at, "
 						 "pending_key IS NOT NULL OR blocked_on IS NOT NULL, "
 						 "queue_at IS NOT NULL, depth, "
-						 "EXISTS (SELECT FROM inngest.cancel_requests c "
-						 "  WHERE c.run_id = inngest.runs.id) "
+						 "(SELECT true FROM inngest.cancel_requests c "
+						 "  WHERE c.run_id = inngest.runs.id LIMIT 1) IS NOT NULL "
 						 "FROM inngest.runs WHERE wake_at <= $1 "
 						 "ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
 						 1, types, values, NULL, SPI_OK_SELECT) == 0)
@@ -487,8 +491,8 @@ runs_status(int64 run_id, bool *cancel_requested)
 	char	   *status;
 
 	if (inngest_run_plan(&plans.status,
-						 "SELECT status, EXISTS (SELECT FROM inngest.cancel_requests c "
-						 "  WHERE c.run_id = r.id) "
+						 "SELECT status, (SELECT true FROM inngest.cancel_requests c "
+						 "  WHERE c.run_id = r.id LIMIT 1) IS NOT NULL "
 						 "FROM inngest.runs r WHERE id = $1",
 						 1, types, values, NULL, SPI_OK_SELECT) == 0)
 		return NULL;
