@@ -27,7 +27,10 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_proc.h"
+#include "commands/extension.h"
+#include "storage/lmgr.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -567,4 +570,25 @@ catalog_delete_function(const char *id)
 	SPI_finish();
 
 	CacheInvalidateRelcacheByRelid(catalog_functions_relid());
+}
+
+/*
+ * Whether the extension exists in this database; if it does, it is locked
+ * in share mode until the end of the transaction.  Every transaction of
+ * the workers and of tick() takes this lock before it touches the
+ * extension's tables: DROP EXTENSION takes the extension's lock in
+ * exclusive mode before it locks any of them, so it waits for the step in
+ * progress to commit instead of deadlocking with it (the step's
+ * transaction holding some tables, DROP others).
+ */
+bool
+catalog_lock_extension(void)
+{
+	Oid			extoid = get_extension_oid("inngest_pg", true);
+
+	if (!OidIsValid(extoid))
+		return false;
+	LockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
+	/* dropped while we waited for the lock? */
+	return OidIsValid(get_extension_oid("inngest_pg", true));
 }

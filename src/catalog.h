@@ -33,6 +33,7 @@ extern void catalog_refresh(void);
 extern InngestFunction *catalog_lookup_function(const char *id);
 extern List *catalog_event_triggers(const char *name, int len);
 
+extern bool catalog_lock_extension(void);
 extern char *catalog_create_function(Jsonb *config, Oid handler);
 extern void catalog_delete_function(const char *id);
 

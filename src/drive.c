@@ -349,6 +349,8 @@ checkpoint(RunState *run)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	xact_started = GetCurrentTimestamp();
 	xact_holds_outcomes = false;
+	if (!catalog_lock_extension())
+		return false;			/* dropped between two steps */
 
 	status = runs_status(run->run_id, &cancel_requested);
 	if (status == NULL || strcmp(status, "running") != 0)
@@ -605,6 +607,7 @@ drive_tick(int max_runs)
 
 	inngest_spi_connect();
 	inngest_become_owner(&save_userid, &save_sec);
+	(void) catalog_lock_extension();
 
 	/* cron schedules due by inngest.now() start their runs */
 	if (schedules_fire(inngest_clock(), 1000) > 0)

@@ -20,7 +20,6 @@
 #include "inngest.h"
 
 #include "access/xact.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -36,6 +35,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "drive.h"
 #include "guc.h"
 #include "jsonutil.h"
@@ -94,10 +94,14 @@ worker_register_launcher(void)
  * ----------------------------------------------------------------------
  */
 
+/*
+ * Whether the extension exists in our database, locked against DROP
+ * EXTENSION until the end of the transaction (see catalog_lock_extension).
+ */
 static bool
 extension_exists(void)
 {
-	return OidIsValid(get_extension_oid("inngest_pg", true));
+	return catalog_lock_extension();
 }
 
 static void
