@@ -56,14 +56,20 @@ step_kind_name(StepKind kind)
 }
 
 /*
- * The run's completed steps (MemoRow list, in the current memory
+ * The run's completed steps (MemoRow list, in the caller's memory
  * context), read after this transaction's own writes.
+ *
+ * An SPI call returns in SPI's procedure context, which the next
+ * SPI_finish() frees: the rows are copied into the context that was
+ * current on entry (the run's, which lives across the drive's commits).
  */
 List *
 memo_load(int64 run_id)
 {
 	static const Oid types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(run_id)};
+	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext spicxt;
 	List	   *rows = NIL;
 	uint64		n;
 	uint64		i;
@@ -72,6 +78,7 @@ memo_load(int64 run_id)
 						 "SELECT step_id, output FROM inngest.steps "
 						 "WHERE run_id = $1 AND status = 'completed'",
 						 1, types, values, NULL, SPI_OK_SELECT);
+	spicxt = MemoryContextSwitchTo(cxt);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -85,6 +92,7 @@ memo_load(int64 run_id)
 		row->output = isnull ? NULL : DatumGetJsonbPCopy(output);
 		rows = lappend(rows, row);
 	}
+	MemoryContextSwitchTo(spicxt);
 	SPI_freetuptable(SPI_tuptable);
 	return rows;
 }
