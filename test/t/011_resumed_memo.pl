@@ -1,4 +1,4 @@
-# 009_resumed_memo.pl: a run that resumes (after a sleep, or a wait for an
+# 011_resumed_memo.pl: a run that resumes (after a sleep, or a wait for an
 # event) with its memo loaded from inngest.steps, and then runs two or more
 # steps, so that the executor commits a checkpoint between them: the
 # loaded outputs must survive that commit.
