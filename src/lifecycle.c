@@ -29,6 +29,7 @@
 #include "memo.h"
 #include "runs.h"
 #include "waits.h"
+#include "wake.h"
 
 /* The three events that end an invoked run */
 static const char *const invoke_end_events[LIFECYCLE_MAX_WAIT_LOCKS] = {
@@ -515,6 +516,9 @@ lifecycle_apply_cancel_requests(void)
 	ListCell   *lc;
 	int			n = 0;
 
+	/* nothing to look for unless a request was committed since */
+	if (!wake_cancel_requests_changed())
+		return 0;
 	foreach(lc, runs_cancel_requests())
 	{
 		int64		run_id = *(int64 *) lfirst(lc);

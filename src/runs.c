@@ -122,6 +122,17 @@ result_value(int i, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i, isnull);
 }
 
+/* The text in column 1 of the last result's first row, which is freed */
+static char *
+returned_text(void)
+{
+	bool		isnull;
+	char	   *s = TextDatumGetCString(result_value(1, &isnull));
+
+	SPI_freetuptable(SPI_tuptable);
+	return s;
+}
+
 /* The int8 in column 1 of the last result's first row, which is freed */
 static int64
 returned_id(void)
@@ -522,7 +533,7 @@ runs_request_cancel(int64 run_id, const char *reason)
 								   "VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING",
 								   3, types, values, NULL, SPI_OK_INSERT);
 	/* if its driver lets it go without looking, an executor applies it */
-	wake_executors_at_commit();
+	wake_note_cancel_request();
 }
 
 /*
@@ -565,17 +576,13 @@ runs_take_cancel_request(int64 run_id)
 {
 	static const Oid types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(run_id)};
-	bool		isnull;
-	char	   *reason;
 
 	if (inngest_run_plan_latest(&plans.take_cancel_request,
 								"DELETE FROM inngest.cancel_requests WHERE run_id = $1 "
 								"RETURNING reason",
 								1, types, values, NULL, SPI_OK_DELETE_RETURNING) == 0)
 		return NULL;
-	reason = TextDatumGetCString(result_value(1, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	return reason;
+	return returned_text();
 }
 
 /*
@@ -588,8 +595,6 @@ runs_lock(int64 run_id, bool skip_locked)
 {
 	static const Oid types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(run_id)};
-	bool		isnull;
-	char	   *status;
 	uint64		n;
 
 	if (skip_locked)
@@ -602,11 +607,7 @@ runs_lock(int64 run_id, bool skip_locked)
 									"SELECT status FROM inngest.runs WHERE id = $1 "
 									"FOR UPDATE",
 									1, types, values, NULL, SPI_OK_SELECT);
-	if (n == 0)
-		return NULL;
-	status = TextDatumGetCString(result_value(1, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	return status;
+	return n == 0 ? NULL : returned_text();
 }
 
 /* The earliest wake-up time strictly after "after", or 0 if none */

@@ -23,6 +23,7 @@
 
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
@@ -39,6 +40,7 @@ typedef struct ExecutorSlot
 
 typedef struct InngestShared
 {
+	pg_atomic_uint32 cancel_requests;	/* bumped when one commits */
 	slock_t		mutex;
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch; /* set when schedules change */
@@ -52,6 +54,8 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool wake_pending = false;
 static bool launcher_wake_pending = false;
+static bool cancel_request_pending = false;
+static uint32 cancel_requests_seen = 0;
 static bool xact_callback_registered = false;
 
 static Size
@@ -82,6 +86,7 @@ wake_shmem_startup(void)
 	if (!found)
 	{
 		memset(shared, 0, shmem_size());
+		pg_atomic_init_u32(&shared->cancel_requests, 0);
 		SpinLockInit(&shared->mutex);
 		shared->nslots = shared_nslots;
 	}
@@ -177,13 +182,17 @@ wake_xact_callback(XactEvent event, void *arg)
 			if (launcher_wake_pending && shared != NULL &&
 				shared->launcher_latch != NULL)
 				SetLatch(shared->launcher_latch);
+			if (cancel_request_pending && shared != NULL)
+				pg_atomic_fetch_add_u32(&shared->cancel_requests, 1);
 			wake_pending = false;
 			launcher_wake_pending = false;
+			cancel_request_pending = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			wake_pending = false;
 			launcher_wake_pending = false;
+			cancel_request_pending = false;
 			break;
 		default:
 			break;
@@ -217,4 +226,34 @@ wake_launcher_at_commit(void)
 {
 	wake_executors_at_commit();
 	launcher_wake_pending = true;
+}
+
+/*
+ * This transaction recorded a cancel request (runs.c): when it commits,
+ * executors learn that there may be requests to apply, and are woken.
+ */
+void
+wake_note_cancel_request(void)
+{
+	wake_executors_at_commit();
+	cancel_request_pending = true;
+}
+
+/*
+ * Whether a cancel request was committed since this backend last asked
+ * (always true without shared memory, where nothing can tell): the
+ * executors look for requests to apply only then.
+ */
+bool
+wake_cancel_requests_changed(void)
+{
+	uint32		now;
+
+	if (shared == NULL)
+		return true;
+	now = pg_atomic_read_u32(&shared->cancel_requests);
+	if (now == cancel_requests_seen)
+		return false;
+	cancel_requests_seen = now;
+	return true;
 }

@@ -18,5 +18,7 @@ extern bool wake_launcher_changed(pid_t notify_pid);
 
 extern void wake_executors_at_commit(void);
 extern void wake_launcher_at_commit(void);
+extern void wake_note_cancel_request(void);
+extern bool wake_cancel_requests_changed(void);
 
 #endif							/* INNGEST_WAKE_H */
