@@ -3,9 +3,10 @@
  * worker.c
  *	  The launcher and executor background workers.
  *
- * The launcher (registered at preload) connects to inngest.database,
- * requeues runs whose driver died, and keeps inngest.workers executors
- * running.  An executor loops: claim a due run and drive it, committing
+ * The supervisor (registered at preload, connected to no database) keeps
+ * a launcher running in inngest.database while it exists.  The launcher
+ * requeues runs whose driver died, fires cron schedules and keeps
+ * inngest.workers executors running.  An executor loops: claim a due run and drive it, committing
  * after every step; when nothing is due it sleeps on its latch until the
  * earliest wake-up time.  Any transaction that makes a run due sets every
  * executor's latch when it commits, so a new event is picked up at once
@@ -20,6 +21,8 @@
 #include "inngest.h"
 
 #include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -27,6 +30,8 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -59,6 +64,10 @@
 #define EXECUTOR_MAX_FAILURES		8
 #define EXECUTOR_RESTART_DELAY_MS	5000
 
+/* How often the supervisor looks for the database, the launcher for DROP */
+#define SUPERVISOR_CHECK_MS			2000
+#define DROP_CHECK_MS				500
+
 typedef enum RoundResult
 {
 	ROUND_IDLE,					/* nothing was due */
@@ -69,8 +78,9 @@ typedef enum RoundResult
 static bool extension_exists(void);
 
 /*
- * Register the launcher (from _PG_init, when preloaded).  It starts the
- * executors itself, so that their number follows inngest.workers.
+ * Register the supervisor (from _PG_init, when preloaded).  It connects to
+ * no database: it starts the launcher when inngest.database exists, which
+ * starts the executors, so that their number follows inngest.workers.
  */
 void
 worker_register_launcher(void)
@@ -83,9 +93,9 @@ worker_register_launcher(void)
 	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	bgw.bgw_restart_time = 5;
 	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "inngest_pg");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "inngest_launcher_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "inngest_pg launcher");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "inngest_pg launcher");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "inngest_supervisor_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "inngest_pg supervisor");
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "inngest_pg supervisor");
 	RegisterBackgroundWorker(&bgw);
 }
 
@@ -145,6 +155,121 @@ recover_runs(void)
 		ereport(LOG,
 				(errmsg("inngest_pg requeued %d run(s) interrupted by a crash", n)));
 	return n;
+}
+
+/* ----------------------------------------------------------------------
+ * The supervisor
+ *
+ * Connected to no database, it can tell whether inngest.database exists
+ * without failing to connect to it: it starts the launcher when it does,
+ * and otherwise says so once in the log and waits for it quietly (a
+ * launcher connecting to a missing database would fail and be restarted
+ * every few seconds, forever).  A database being dropped (its lock held
+ * exclusively by DROP DATABASE) is waited out the same way.
+ * ----------------------------------------------------------------------
+ */
+
+/* Whether the database exists and is not being dropped or renamed now */
+static bool
+database_available(void)
+{
+	Oid			dboid;
+	bool		available = false;
+
+	StartTransactionCommand();
+	dboid = get_database_oid(inngest_database, true);
+	if (OidIsValid(dboid))
+	{
+		LOCKTAG		tag;
+
+		SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, dboid, 0);
+		if (LockAcquire(&tag, AccessShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		{
+			LockRelease(&tag, AccessShareLock, false);
+			available = true;
+		}
+	}
+	CommitTransactionCommand();
+	return available;
+}
+
+static BackgroundWorkerHandle *
+start_launcher(void)
+{
+	BackgroundWorker bgw;
+	BackgroundWorkerHandle *handle;
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;	/* the supervisor restarts it */
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "inngest_pg");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "inngest_launcher_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "inngest_pg launcher");
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "inngest_pg launcher");
+	bgw.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("inngest_pg could not start its launcher"),
+				 errhint("Raise max_worker_processes: it must leave room for inngest.workers + 2.")));
+		return NULL;
+	}
+	return handle;
+}
+
+void
+inngest_supervisor_main(Datum main_arg)
+{
+	BackgroundWorkerHandle *launcher = NULL;
+	bool		said_missing = false;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("inngest_pg supervisor");
+
+	for (;;)
+	{
+		pid_t		pid;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (launcher != NULL && GetBackgroundWorkerPid(launcher, &pid) == BGWH_STOPPED)
+		{
+			pfree(launcher);
+			launcher = NULL;
+		}
+		if (launcher == NULL)
+		{
+			if (database_available())
+			{
+				if (said_missing)
+					ereport(LOG,
+							(errmsg("inngest_pg starts its workers: database \"%s\" exists",
+									inngest_database)));
+				said_missing = false;
+				launcher = start_launcher();
+			}
+			else if (!said_missing)
+			{
+				ereport(LOG,
+						(errmsg("inngest_pg waits for database \"%s\", which does not exist or is being dropped",
+								inngest_database),
+						 errhint("Create it, or set inngest.database to a database with the extension.")));
+				said_missing = true;
+			}
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 SUPERVISOR_CHECK_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
 }
 
 /* ----------------------------------------------------------------------
@@ -220,10 +345,34 @@ start_executor(int slot)
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("inngest_pg could not start executor %d", slot),
-				 errhint("Raise max_worker_processes: it must leave room for inngest.workers + 1.")));
+				 errhint("Raise max_worker_processes: it must leave room for inngest.workers + 2.")));
 		return NULL;
 	}
 	return handle;
+}
+
+/*
+ * Whether someone waits to drop (or rename) our database: the launcher holds
+ * a share lock on it for its whole life, which DROP DATABASE must take
+ * exclusively before it counts the sessions connected to the database.  So
+ * a plain DROP DATABASE, or one WITH (FORCE), is not refused or blocked for
+ * long: the launcher sees the waiter within DROP_CHECK_MS, stops the
+ * executors and leaves, and the supervisor waits for the database to exist
+ * again.
+ */
+static bool
+database_dropped(void)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, MyDatabaseId, 0);
+	return LockHasWaiters(&tag, AccessShareLock, true);
+}
+
+static void
+release_database_lock(int code, Datum arg)
+{
+	UnlockSharedObjectForSession(DatabaseRelationId, MyDatabaseId, 0, AccessShareLock);
 }
 
 /* Milliseconds from now until t (0: no time), at most limit */
@@ -254,6 +403,15 @@ inngest_launcher_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(inngest_database, NULL, 0);
 	pgstat_report_appname("inngest_pg launcher");
 
+	/*
+	 * See database_dropped().  A session lock of this kind outlives the
+	 * process unless it is released: release it on every way out.
+	 */
+	StartTransactionCommand();
+	LockSharedObjectForSession(DatabaseRelationId, MyDatabaseId, 0, AccessShareLock);
+	CommitTransactionCommand();
+	before_shmem_exit(release_database_lock, (Datum) 0);
+
 	(void) wake_attach_launcher();
 
 	handles = MemoryContextAllocZero(TopMemoryContext,
@@ -271,6 +429,19 @@ inngest_launcher_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (database_dropped())
+		{
+			ereport(LOG,
+					(errmsg("inngest_pg stops its workers: database \"%s\" is being dropped or renamed",
+							inngest_database)));
+			for (i = 0; i < inngest_workers; i++)
+				if (handles[i] != NULL)
+				{
+					TerminateBackgroundWorker(handles[i]);
+					(void) WaitForBackgroundWorkerShutdown(handles[i]);
+				}
+			proc_exit(0);
 		}
 
 		/*
@@ -319,7 +490,7 @@ inngest_launcher_main(Datum main_arg)
 		 * cron: start the runs of due schedules; sleep until the next one,
 		 * or until an executor is to be started again
 		 */
-		timeout = ms_until(next_restart, inngest_idle_timeout);
+		timeout = ms_until(next_restart, Min(inngest_idle_timeout, DROP_CHECK_MS));
 		if (recovered)
 			timeout = ms_until(fire_schedules(), timeout);
 

@@ -12,6 +12,7 @@
 
 extern void worker_register_launcher(void);
 
+extern PGDLLEXPORT void inngest_supervisor_main(Datum main_arg);
 extern PGDLLEXPORT void inngest_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void inngest_executor_main(Datum main_arg);
 
