@@ -136,9 +136,10 @@ inngest_attempt(PG_FUNCTION_ARGS)
 
 /*
  * The function of a run, after checking that the caller may act on it
- * (as its owner, or a member of the owner role; a superuser for runs of
- * deleted functions).  Errors if the run does not exist.  SPI connected,
- * as the extension owner; caller is the calling role.
+ * (as its owner, or a member of the owner role, or as the extension owner
+ * if that role was dropped; a superuser for runs of deleted functions).
+ * Errors if the run does not exist.  SPI connected, as the extension
+ * owner; caller is the calling role.
  */
 static char *
 run_function_checked(int64 run_id, Oid caller, Jsonb **event)
@@ -166,7 +167,8 @@ run_function_checked(int64 run_id, Oid caller, Jsonb **event)
 	if (event)
 		*event = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 3, &isnull));
-	if (isnull ? !superuser_arg(caller) : !has_privs_of_role(caller, DatumGetObjectId(owner)))
+	if (isnull ? !superuser_arg(caller) :
+		!catalog_may_act_as_owner(caller, DatumGetObjectId(owner)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of inngest function \"%s\" to act on run %lld",
@@ -234,7 +236,7 @@ inngest_cancel_runs(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("inngest function \"%s\" does not exist", function_id)));
-		if (!has_privs_of_role(caller, fn->owner))
+		if (!catalog_may_act_as_owner(caller, fn->owner))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("must be owner of inngest function \"%s\"", function_id)));

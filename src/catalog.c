@@ -35,6 +35,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -64,6 +65,9 @@ typedef struct CatalogPlans
 {
 	SPIPlanPtr	upsert_schedule;
 	SPIPlanPtr	drop_other_schedules;
+	SPIPlanPtr	owned_by;
+	SPIPlanPtr	reassign;
+	SPIPlanPtr	drop_owned;
 } CatalogPlans;
 
 static CatalogPlans plans;
@@ -338,6 +342,23 @@ check_handler(Oid handler)
 }
 
 /*
+ * Whether caller may act as the owner of a function that owner owns: with
+ * the privileges of that role (superusers always may).  A function whose
+ * owner was dropped (by DROP ROLE in a backend that had not loaded the
+ * library, see roles.c) belongs to nobody: the extension owner, who could
+ * write inngest.functions directly anyway, and the roles with its
+ * privileges may act on it too.
+ */
+bool
+catalog_may_act_as_owner(Oid caller, Oid owner)
+{
+	if (has_privs_of_role(caller, owner))
+		return true;
+	return !inngest_role_exists(owner) &&
+		has_privs_of_role(caller, inngest_schema_owner());
+}
+
+/*
  * The owner of an existing definition, or InvalidOid; errors if it exists
  * and the current user may not act as its owner.  Locks the row.
  */
@@ -369,12 +390,19 @@ check_existing_owner(const char *id, Oid caller, bool must_exist)
 		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	if (!has_privs_of_role(caller, owner))
+	if (!catalog_may_act_as_owner(caller, owner))
+	{
+		if (!inngest_role_exists(owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be owner of inngest function \"%s\"", id),
+					 errdetail("Its owner, the role with OID %u, was dropped.", owner),
+					 errhint("The extension owner or a superuser may delete or replace it.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of inngest function \"%s\"", id),
-				 errdetail("It belongs to role %s.",
-						   GetUserNameFromId(owner, true) ? GetUserNameFromId(owner, true) : "(dropped)")));
+				 errdetail("It belongs to role %s.", GetUserNameFromId(owner, false))));
+	}
 	return owner;
 }
 
@@ -478,6 +506,7 @@ catalog_create_function(Jsonb *config, Oid handler)
 	inngest_spi_connect();
 	inngest_become_owner(&save_userid, &save_sec);
 	(void) check_existing_owner(fc.id, caller, false);
+	inngest_lock_role(caller);	/* not dropped before we commit */
 
 	{
 		Oid			types[8] = {TEXTOID, TEXTOID, OIDOID, OIDOID, INT4OID, JSONBOID,
@@ -591,4 +620,145 @@ catalog_lock_extension(void)
 	LockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
 	/* dropped while we waited for the lock? */
 	return OidIsValid(get_extension_oid("inngest_pg", true));
+}
+
+/* ----------------------------------------------------------------------
+ * Ownership and roles (roles.c calls these for REASSIGN OWNED, DROP OWNED
+ * and DROP ROLE; PostgreSQL has checked the caller's rights)
+ * ----------------------------------------------------------------------
+ *
+ * The check for DROP ROLE reads with the latest snapshot, whatever the
+ * transaction's isolation level, as PostgreSQL's own check reads the
+ * catalogs as they are now: a function committed after the transaction's
+ * snapshot was taken still counts.  The writes run like any statement (the
+ * foreign keys of triggers and schedules need their triggers fired); under
+ * REPEATABLE READ one may miss a function created meanwhile, which then
+ * keeps its owner, and DROP ROLE still refuses.
+ */
+
+/* An oid[] of the roles in the list */
+static Datum
+role_array(List *roles)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * (list_length(roles) + 1));
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, roles)
+		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid),
+										   true, TYPALIGN_INT));
+}
+
+/*
+ * The ids of the functions that role owns, in id order, at most max of
+ * them (a list of char *); *total is how many it owns.
+ */
+List *
+catalog_functions_owned_by(Oid role, int max, int64 *total)
+{
+	static const Oid types[2] = {OIDOID, INT4OID};
+	Datum		values[2];
+	MemoryContext outer = CurrentMemoryContext;
+	Oid			save_userid;
+	int			save_sec;
+	List	   *ids = NIL;
+	uint64		i;
+
+	values[0] = ObjectIdGetDatum(role);
+	values[1] = Int32GetDatum(max);
+	*total = 0;
+	inngest_spi_connect();
+	inngest_become_owner(&save_userid, &save_sec);
+	(void) inngest_run_plan_latest(&plans.owned_by,
+								   "SELECT id, count(*) OVER () FROM inngest.functions "
+								   "WHERE owner::pg_catalog.oid = $1 ORDER BY id LIMIT $2",
+								   2, types, values, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		char	   *id = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		MemoryContext oldcxt = MemoryContextSwitchTo(outer);
+
+		ids = lappend(ids, pstrdup(id));
+		MemoryContextSwitchTo(oldcxt);
+		*total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											 SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	inngest_restore_user(save_userid, save_sec);
+	SPI_finish();
+	return ids;
+}
+
+/*
+ * REASSIGN OWNED: the functions owned by the roles (an Oid list) now
+ * belong to new_owner, and run as that role from their next step.  Returns
+ * how many changed hands.
+ */
+uint64
+catalog_reassign_functions(List *roles, Oid new_owner)
+{
+	static const Oid types[2] = {OIDARRAYOID, OIDOID};
+	Datum		values[2];
+	Oid			save_userid;
+	int			save_sec;
+	uint64		n;
+
+	values[0] = role_array(roles);
+	values[1] = ObjectIdGetDatum(new_owner);
+	inngest_spi_connect();
+	inngest_become_owner(&save_userid, &save_sec);
+	inngest_lock_role(new_owner);	/* not dropped before we commit */
+	n = inngest_run_plan(&plans.reassign,
+						 "UPDATE inngest.functions "
+						 "SET owner = $2::pg_catalog.regrole "
+						 "WHERE owner::pg_catalog.oid = ANY ($1) "
+						 "AND owner::pg_catalog.oid <> $2",
+						 2, types, values, NULL, SPI_OK_UPDATE);
+	inngest_restore_user(save_userid, save_sec);
+	SPI_finish();
+
+	/* every backend, this one included, rebuilds its cache */
+	if (n > 0)
+		CacheInvalidateRelcacheByRelid(catalog_functions_relid());
+	return n;
+}
+
+/*
+ * DROP OWNED: delete the functions owned by the roles (an Oid list), with
+ * their triggers and schedules.  Returns their ids (a list of char *): the
+ * caller cancels their runs in the same transaction, as delete_function.
+ */
+List *
+catalog_drop_functions_owned(List *roles)
+{
+	static const Oid types[1] = {OIDARRAYOID};
+	Datum		values[1];
+	MemoryContext outer = CurrentMemoryContext;
+	Oid			save_userid;
+	int			save_sec;
+	List	   *ids = NIL;
+	uint64		i;
+
+	values[0] = role_array(roles);
+	inngest_spi_connect();
+	inngest_become_owner(&save_userid, &save_sec);
+	(void) inngest_run_plan(&plans.drop_owned,
+							"DELETE FROM inngest.functions "
+							"WHERE owner::pg_catalog.oid = ANY ($1) RETURNING id",
+							1, types, values, NULL, SPI_OK_DELETE_RETURNING);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *id = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		MemoryContext oldcxt = MemoryContextSwitchTo(outer);
+
+		ids = lappend(ids, pstrdup(id));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	inngest_restore_user(save_userid, save_sec);
+	SPI_finish();
+
+	if (ids != NIL)
+		CacheInvalidateRelcacheByRelid(catalog_functions_relid());
+	return ids;
 }

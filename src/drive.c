@@ -127,20 +127,39 @@ run_state_set_function(RunState *run, InngestFunction *fn)
 }
 
 /*
- * Why the run's handler cannot be called (it was dropped, or its owner may
- * no longer execute it), or NULL.  Such a run fails with that reason
- * instead of breaking the executor.
+ * The error of a run whose function's owner role was dropped.  That
+ * happens only by DROP ROLE where the hook of roles.c did not act (in
+ * another database, or a backend that had not loaded the library): running
+ * as that role would fail with "invalid role OID" somewhere in the handler.
  */
-static const char *
+static Jsonb *
+owner_dropped_error(RunState *run)
+{
+	return jsonb_error_message(ERRCODE_UNDEFINED_OBJECT,
+							   psprintf("the owner of inngest function \"%s\" (the role with OID %u) was dropped",
+										run->function_id, run->owner));
+}
+
+/*
+ * Why the run's handler cannot be called (it was dropped, its owner role
+ * was dropped, or its owner may no longer execute it), as the run's error,
+ * or NULL.  Such a run fails with that reason instead of breaking the
+ * executor.
+ */
+static Jsonb *
 handler_problem(RunState *run)
 {
 	if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(run->handler)))
-		return psprintf("handler function %u of \"%s\" no longer exists",
-						run->handler, run->function_id);
+		return jsonb_error_message(ERRCODE_UNDEFINED_FUNCTION,
+								   psprintf("handler function %u of \"%s\" no longer exists",
+											run->handler, run->function_id));
+	if (!inngest_role_exists(run->owner))
+		return owner_dropped_error(run);
 	if (pg_proc_aclcheck(run->handler, run->owner, ACL_EXECUTE) != ACLCHECK_OK)
-		return psprintf("role %s may no longer execute handler %s",
-						GetUserNameFromId(run->owner, true),
-						format_procedure(run->handler));
+		return jsonb_error_message(ERRCODE_UNDEFINED_FUNCTION,
+								   psprintf("role %s may no longer execute handler %s",
+											GetUserNameFromId(run->owner, true),
+											format_procedure(run->handler)));
 	return NULL;
 }
 
@@ -153,7 +172,7 @@ static void
 start_drive(RunState *run, ClaimedRun *claim)
 {
 	InngestFunction *fn;
-	const char *problem;
+	Jsonb	   *problem;
 	Replay	   *rp;
 
 	catalog_refresh();
@@ -192,7 +211,7 @@ start_drive(RunState *run, ClaimedRun *claim)
 	}
 	if (problem != NULL)
 	{
-		lifecycle_fail(run, jsonb_error_message(ERRCODE_UNDEFINED_FUNCTION, problem));
+		lifecycle_fail(run, problem);
 		return;
 	}
 	if (!slots_enter(run, fn, claim->fresh))
@@ -316,11 +335,12 @@ drive_claimed_run(int *attempt)
  * After a step: a worker commits (the checkpoint) and starts the next
  * transaction; tick() only makes the step visible to the replay.  Returns
  * false if the run must stop: its status was changed by someone else, or
- * its function was deleted, while the step ran.
+ * its function was deleted or its owner dropped, while the step ran.
  */
 static bool
 checkpoint(RunState *run)
 {
+	InngestFunction *fn;
 	char	   *status;
 	bool		cancel_requested;
 	Oid			save_userid;
@@ -359,9 +379,22 @@ checkpoint(RunState *run)
 		return false;
 
 	catalog_refresh();
-	if (catalog_lookup_function(run->function_id) == NULL)
+	fn = catalog_lookup_function(run->function_id);
+	if (fn == NULL)
 	{
 		lifecycle_fail(run, jsonb_error(NULL));
+		return false;
+	}
+
+	/*
+	 * REASSIGN OWNED may have given the function to another role meanwhile:
+	 * the next step runs as that role.  An owner dropped behind the hook's
+	 * back fails the run, as at a claim.
+	 */
+	run->owner = fn->owner;
+	if (!inngest_role_exists(run->owner))
+	{
+		lifecycle_fail(run, owner_dropped_error(run));
 		return false;
 	}
 

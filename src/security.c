@@ -15,8 +15,10 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_namespace.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
 
@@ -54,6 +56,33 @@ void
 inngest_restore_user(Oid save_userid, int save_sec)
 {
 	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/*
+ * Before recording role as the owner of a function: lock it against DROP
+ * ROLE until the transaction ends, then check that it still exists, as
+ * PostgreSQL does before recording an owner in pg_shdepend.  DROP ROLE
+ * holds the role's lock while it checks what the role owns (roles.c), so
+ * the two cannot miss each other: either the drop sees the function, or
+ * this sees the role gone.  A session whose role was dropped by another
+ * session gets the error.
+ */
+void
+inngest_lock_role(Oid role)
+{
+	LockSharedObject(AuthIdRelationId, role, 0, AccessShareLock);
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role with OID %u does not exist", role),
+				 errdetail("The role was dropped.")));
+}
+
+/* Whether role exists: an owner recorded before its role was dropped does not */
+bool
+inngest_role_exists(Oid role)
+{
+	return SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role));
 }
 
 /*

@@ -13,6 +13,8 @@
 extern Oid	inngest_schema_owner(void);
 extern void inngest_become_owner(Oid *save_userid, int *save_sec);
 extern void inngest_restore_user(Oid save_userid, int save_sec);
+extern void inngest_lock_role(Oid role);
+extern bool inngest_role_exists(Oid role);
 extern int	inngest_push_search_path(const char *path);
 extern void inngest_pop_search_path(int nestlevel);
 extern void inngest_set_local_search_path(void);
