@@ -402,13 +402,12 @@ runs_gather_batch(const char *function_id, Jsonb *event, const char *key,
  */
 
 /*
- * (The cancel request is looked up by a scalar subquery with LIMIT: an
- * EXISTS there may be planned as a hashed subplan that hashes the whole
- * table at every claim.)
- *
  * Claim the next run due at now: lock its row (SKIP LOCKED: runs other
- * drivers hold are passed over) and read it into *out, in the current
- * memory context.  Returns false when none is due.
+ * drivers hold are passed over) and read it into *out, whose strings live
+ * in SPI's memory until SPI_finish.  Returns false when none is due.
+ * Whether a cancel was asked for it is read with it, by a scalar subquery
+ * with LIMIT: an EXISTS there may be planned as a hashed subplan that
+ * hashes the whole table at every claim.
  *
  * The claim only locks the row: while the drive's first transaction is
  * open, SKIP LOCKED keeps other executors away, and nobody else can see

@@ -75,7 +75,6 @@ typedef enum RoundResult
 	ROUND_FAILED				/* an error ended the round */
 } RoundResult;
 
-static bool extension_exists(void);
 
 /*
  * Register the supervisor (from _PG_init, when preloaded).  It connects to
@@ -104,15 +103,6 @@ worker_register_launcher(void)
  * ----------------------------------------------------------------------
  */
 
-/*
- * Whether the extension exists in our database, locked against DROP
- * EXTENSION until the end of the transaction (see catalog_lock_extension).
- */
-static bool
-extension_exists(void)
-{
-	return catalog_lock_extension();
-}
 
 static void
 begin_work(void)
@@ -143,7 +133,7 @@ recover_runs(void)
 	int			save_sec;
 
 	begin_work();
-	if (extension_exists())
+	if (catalog_lock_extension())
 	{
 		pgstat_report_activity(STATE_RUNNING, "recovering interrupted runs");
 		inngest_become_owner(&save_userid, &save_sec);
@@ -297,7 +287,7 @@ fire_schedules(void)
 			int			save_sec;
 
 			begin_work();
-			if (extension_exists())
+			if (catalog_lock_extension())
 			{
 				inngest_become_owner(&save_userid, &save_sec);
 				pgstat_report_activity(STATE_RUNNING, "firing cron schedules");
@@ -451,7 +441,7 @@ inngest_launcher_main(Datum main_arg)
 		if (!recovered)
 		{
 			begin_work();
-			recovered = extension_exists();
+			recovered = catalog_lock_extension();
 			end_work();
 			if (recovered)
 				recover_runs();
@@ -557,7 +547,7 @@ executor_round(TimestampTz *next_wake)
 		int			save_sec;
 
 		begin_work();
-		if (extension_exists())
+		if (catalog_lock_extension())
 		{
 			TimestampTz start = GetCurrentTimestamp();
 			int			n = 0;
