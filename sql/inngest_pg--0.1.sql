@@ -28,10 +28,12 @@ LANGUAGE C STABLE PARALLEL SAFE;
 -- Function definitions
 -- ---------------------------------------------------------------------------
 
+-- The handler is a regprocedure, its name with its argument types, so that
+-- a dump names it unambiguously even if its name is overloaded.
 CREATE TABLE inngest.functions (
     id          pg_catalog.text PRIMARY KEY,
     name        pg_catalog.text NOT NULL,
-    handler     pg_catalog.regproc NOT NULL,
+    handler     pg_catalog.regprocedure NOT NULL,
     owner       pg_catalog.regrole NOT NULL,
     retries     pg_catalog.int4 NOT NULL,
     search_path pg_catalog.text NOT NULL,
@@ -392,7 +394,12 @@ REVOKE ALL ON inngest.functions, inngest.triggers, inngest.events,
     inngest.wait_keys, inngest.wait_hits, inngest.flow_state,
     inngest.idempotency_keys, inngest.schedules FROM PUBLIC;
 
--- pg_dump keeps the user data of these tables
+/*
+ * pg_dump dumps the rows of every table and the values of the identity
+ * sequences, named as pg_get_serial_sequence() names them (without the last
+ * four lines a restored database would hand out seq 1, run 1... again,
+ * clashing with the restored rows).
+ */
 SELECT pg_catalog.pg_extension_config_dump('inngest.functions', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.triggers', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.events', '');
@@ -405,3 +412,7 @@ SELECT pg_catalog.pg_extension_config_dump('inngest.wait_hits', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.flow_state', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.idempotency_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.schedules', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.events_seq_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.runs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.waits_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.wait_hits_id_seq', '');

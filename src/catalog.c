@@ -14,6 +14,10 @@
  * transaction without polling.  The keys of a configuration are parsed in
  * config.c.
  *
+ * The handler is stored as regprocedure, its name with its argument types,
+ * so that pg_dump dumps it in a form that a restore finds again even when
+ * the name is overloaded.
+ *
  * Callers hold pointers into the cache (a trigger list, a function) while
  * they do work that may rebuild it: the event trigger's fan-out publishes
  * system events, whose own fan-out refreshes the cache.  So a rebuild never
@@ -492,7 +496,7 @@ catalog_create_function(Jsonb *config, Oid handler)
 		spi_exec_checked("INSERT INTO inngest.functions AS f "
 						 "(id, name, handler, owner, retries, search_path, config, "
 						 "created_at, updated_at) "
-						 "VALUES ($1, $2, $3::pg_catalog.regproc, $4::pg_catalog.regrole, "
+						 "VALUES ($1, $2, $3::pg_catalog.regprocedure, $4::pg_catalog.regrole, "
 						 "$5, $8, $6, $7, $7) "
 						 "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
 						 "handler = excluded.handler, owner = excluded.owner, "
