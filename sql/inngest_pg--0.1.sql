@@ -234,6 +234,25 @@ CREATE TRIGGER events_ingest
     FOR EACH STATEMENT EXECUTE FUNCTION inngest._events_trigger();
 
 -- ---------------------------------------------------------------------------
+-- Keeping every backend's view right, restores included
+-- ---------------------------------------------------------------------------
+
+-- Any write of inngest.functions or inngest.triggers (create_function,
+-- delete_function, the COPY of a restore) makes every backend rebuild its
+-- function cache.
+CREATE FUNCTION inngest._functions_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'inngest_functions_changed'
+LANGUAGE C;
+
+CREATE TRIGGER functions_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON inngest.functions
+    FOR EACH STATEMENT EXECUTE FUNCTION inngest._functions_changed();
+CREATE TRIGGER triggers_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON inngest.triggers
+    FOR EACH STATEMENT EXECUTE FUNCTION inngest._functions_changed();
+
+-- ---------------------------------------------------------------------------
 -- Management API
 -- ---------------------------------------------------------------------------
 

@@ -9,10 +9,11 @@
  * function ids to what runs need (handler, owner, retries, parsed
  * options), with every "if" expression already compiled to jsonpath.  It
  * is rebuilt from inngest.functions and inngest.triggers when a relcache
- * invalidation of inngest.functions arrives; create_function and
- * delete_function send one, so every backend sees a change at its next
- * transaction without polling.  The keys of a configuration are parsed in
- * config.c.
+ * invalidation of inngest.functions arrives; statement triggers on both
+ * tables send one for every write (create_function, delete_function, or
+ * the COPY of a restore, which would send none by itself), so every
+ * backend sees a change at its next transaction without polling.  The keys
+ * of a configuration are parsed in config.c.
  *
  * The handler is stored as regprocedure, its name with its argument types,
  * so that pg_dump dumps it in a form that a restore finds again even when
@@ -33,6 +34,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -77,6 +79,8 @@ static HTAB *triggers_by_event = NULL;
 static bool cache_valid = false;
 static bool callback_registered = false;
 static Oid	functions_relid = InvalidOid;
+
+PG_FUNCTION_INFO_V1(inngest_functions_changed);
 
 static void catalog_relcache_callback(Datum arg, Oid relid);
 static void catalog_rebuild(void);
@@ -268,6 +272,24 @@ catalog_rebuild(void)
 
 	SPI_finish();
 	inngest_restore_user(save_userid, save_sec);
+}
+
+/*
+ * inngest._functions_changed(): AFTER INSERT OR UPDATE OR DELETE OR
+ * TRUNCATE FOR EACH STATEMENT on inngest.functions and inngest.triggers,
+ * the two tables the cache is built from.  Every backend, this one
+ * included, rebuilds its cache at its next transaction (or command).
+ */
+Datum
+inngest_functions_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		elog(ERROR, "inngest_functions_changed must be a statement trigger");
+	CacheInvalidateRelcacheByRelid(catalog_functions_relid());
+	return PointerGetDatum(NULL);
 }
 
 /* The function with this id, or NULL (call catalog_refresh() first) */
@@ -542,8 +564,7 @@ catalog_create_function(Jsonb *config, Oid handler)
 	SPI_finish();
 	inngest_pop_search_path(nestlevel);
 
-	/* every backend, this one included, rebuilds its cache */
-	CacheInvalidateRelcacheByRelid(catalog_functions_relid());
+	/* the trigger on inngest.functions has invalidated every cache */
 	return fc.id;
 }
 
@@ -569,6 +590,4 @@ catalog_delete_function(const char *id)
 					 1, types, values, NULL, SPI_OK_DELETE);
 	inngest_restore_user(save_userid, save_sec);
 	SPI_finish();
-
-	CacheInvalidateRelcacheByRelid(catalog_functions_relid());
 }

@@ -1,7 +1,7 @@
 --
 -- restore: what a dump and its restore need from the extension.  pg_dump
 -- dumps every table and identity sequence; the handler is stored with its
--- argument types.
+-- argument types; any write of the definitions reaches the function cache.
 --
 CREATE EXTENSION inngest_pg;
 CREATE SCHEMA app;
@@ -33,6 +33,20 @@ SELECT inngest.create_function('{"id": "h", "event": "app/h"}',
                                'app.h(jsonb)'::regprocedure);
 SELECT handler, handler::text::regprocedure = handler AS reads_back
 FROM inngest.functions;
+
+-- Any write of the definitions reaches every function cache, not only
+-- create_function's: a trigger added by an INSERT (as a restore's COPY
+-- adds them) starts runs at once.
+INSERT INTO inngest.events (name, data) VALUES ('app/other', '{"n": 6}');
+INSERT INTO inngest.triggers (function_id, position, event) VALUES ('h', 1, 'app/other');
+INSERT INTO inngest.events (name, data) VALUES ('app/other', '{"n": 7}');
+SELECT event #>> '{data,n}' AS n FROM inngest.runs
+WHERE event ->> 'name' = 'app/other';
+UPDATE inngest.functions SET retries = 0 WHERE id = 'h';
+DELETE FROM inngest.triggers WHERE function_id = 'h' AND position = 1;
+INSERT INTO inngest.events (name, data) VALUES ('app/other', '{"n": 8}');
+SELECT event #>> '{data,n}' AS n FROM inngest.runs
+WHERE event ->> 'name' = 'app/other';
 
 DROP EXTENSION inngest_pg;
 DROP SCHEMA app CASCADE;
