@@ -17,6 +17,7 @@ OBJS = \
 	src/lifecycle.o \
 	src/memo.o \
 	src/replay.o \
+	src/restore.o \
 	src/runs.o \
 	src/schedules.o \
 	src/security.o \

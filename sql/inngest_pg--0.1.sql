@@ -417,7 +417,8 @@ REVOKE ALL ON inngest.functions, inngest.triggers, inngest.events,
  * pg_dump dumps the rows of every table and the values of the identity
  * sequences, named as pg_get_serial_sequence() names them (without the last
  * four lines a restored database would hand out seq 1, run 1... again,
- * clashing with the restored rows).
+ * clashing with the restored rows).  A restore loads the rows as they
+ * were: the event trigger starts nothing for them (src/restore.c).
  */
 SELECT pg_catalog.pg_extension_config_dump('inngest.functions', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.triggers', '');

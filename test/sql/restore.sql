@@ -1,7 +1,10 @@
 --
 -- restore: what a dump and its restore need from the extension.  pg_dump
 -- dumps every table and identity sequence; the handler is stored with its
--- argument types; any write of the definitions reaches the function cache.
+-- argument types; a session loading a dump (check_function_bodies off by
+-- SET, as pg_dump's output and pg_restore set it) stores the events it
+-- inserts or copies without starting or resuming anything; any write of
+-- the definitions reaches the function cache.
 --
 CREATE EXTENSION inngest_pg;
 CREATE SCHEMA app;
@@ -33,6 +36,47 @@ SELECT inngest.create_function('{"id": "h", "event": "app/h"}',
                                'app.h(jsonb)'::regprocedure);
 SELECT handler, handler::text::regprocedure = handler AS reads_back
 FROM inngest.functions;
+
+-- A session loading a dump: the events it inserts or copies are stored as
+-- they are, with no run, no deduplication entry.
+SET check_function_bodies = off;
+INSERT INTO inngest.events (name, data, id) VALUES ('app/h', '{"n": 1}', 'e-1');
+COPY inngest.events (seq, id, name, data, ts) FROM stdin;
+1000	e-2	app/h	{"n": 2}	2026-03-31 09:00:00+00
+\.
+SELECT id, name, data FROM inngest.events ORDER BY seq;
+SELECT (SELECT count(*) FROM inngest.runs) AS runs,
+       (SELECT count(*) FROM inngest.event_ids) AS dedup_entries;
+RESET check_function_bodies;
+INSERT INTO inngest.events (name, data) VALUES ('app/h', '{"n": 3}');
+SELECT event #>> '{data,n}' AS n FROM inngest.runs ORDER BY id;
+
+-- Set from the role's settings (or the database's, the server's, the
+-- connection's), check_function_bodies off is not a restore.
+ALTER ROLE CURRENT_USER SET check_function_bodies = off;
+\c
+SET inngest.fake_now = '2026-04-01 09:00:00+00';
+SHOW check_function_bodies;
+INSERT INTO inngest.events (name, data) VALUES ('app/h', '{"n": 4}');
+ALTER ROLE CURRENT_USER RESET check_function_bodies;
+\c
+SET inngest.fake_now = '2026-04-01 09:00:00+00';
+SELECT event #>> '{data,n}' AS n FROM inngest.runs ORDER BY id;
+
+-- Nor are the statements of steps, even in a session that is loading a
+-- dump: the event a step inserts starts its run.
+CREATE FUNCTION app.sender(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN inngest.step_run('send',
+    'INSERT INTO inngest.events (name, data) VALUES (''app/h'', ''{"n": 5}'') RETURNING name');
+END $$;
+SELECT inngest.create_function('{"id": "sender", "event": "app/send"}', 'app.sender');
+INSERT INTO inngest.events (name, data) VALUES ('app/send', '{}');
+SET check_function_bodies = off;
+SELECT inngest.tick() AS advanced;
+RESET check_function_bodies;
+SELECT function_id, event #>> '{data,n}' AS n, status, output
+FROM inngest.runs ORDER BY id;
 
 -- Any write of the definitions reaches every function cache, not only
 -- create_function's: a trigger added by an INSERT (as a restore's COPY
