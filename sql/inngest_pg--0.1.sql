@@ -252,6 +252,29 @@ CREATE TRIGGER triggers_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON inngest.triggers
     FOR EACH STATEMENT EXECUTE FUNCTION inngest._functions_changed();
 
+/*
+ * A session loading a dump (check_function_bodies off by SET, as pg_dump's
+ * output and pg_restore set it) holds the workers until it ends when it
+ * loads what they act on by themselves: runs, kept matches, schedules.  So
+ * no run is driven before its memo, waits and function are loaded,
+ * whatever the order of the tables.  Otherwise the trigger does nothing.
+ * See src/restore.c.
+ */
+CREATE FUNCTION inngest._restore_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'inngest_restore_trigger'
+LANGUAGE C;
+
+CREATE TRIGGER runs_restore
+    BEFORE INSERT ON inngest.runs
+    FOR EACH STATEMENT EXECUTE FUNCTION inngest._restore_trigger();
+CREATE TRIGGER wait_hits_restore
+    BEFORE INSERT ON inngest.wait_hits
+    FOR EACH STATEMENT EXECUTE FUNCTION inngest._restore_trigger();
+CREATE TRIGGER schedules_restore
+    BEFORE INSERT ON inngest.schedules
+    FOR EACH STATEMENT EXECUTE FUNCTION inngest._restore_trigger();
+
 -- ---------------------------------------------------------------------------
 -- Management API
 -- ---------------------------------------------------------------------------
@@ -418,7 +441,8 @@ REVOKE ALL ON inngest.functions, inngest.triggers, inngest.events,
  * sequences, named as pg_get_serial_sequence() names them (without the last
  * four lines a restored database would hand out seq 1, run 1... again,
  * clashing with the restored rows).  A restore loads the rows as they
- * were: the event trigger starts nothing for them (src/restore.c).
+ * were: the event trigger starts nothing for them and the workers wait for
+ * the restoring session to end (src/restore.c).
  */
 SELECT pg_catalog.pg_extension_config_dump('inngest.functions', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.triggers', '');

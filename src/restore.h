@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * restore.h
- *	  Loading a dump: recognising the session that restores one.
+ *	  Loading a dump: recognising the session that restores one, and the
+ *	  workers holding still until it has finished.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,5 +12,6 @@
 #include "postgres.h"
 
 extern bool restore_loading(void);
+extern bool restore_in_progress(void);
 
 #endif							/* INNGEST_RESTORE_H */

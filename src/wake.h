@@ -19,4 +19,8 @@ extern bool wake_launcher_changed(pid_t notify_pid);
 extern void wake_executors_at_commit(void);
 extern void wake_launcher_at_commit(void);
 
+extern void wake_restore_started(void);
+extern uint64 wake_restores_started(void);
+extern void wake_workers_now(void);
+
 #endif							/* INNGEST_WAKE_H */

@@ -4,7 +4,8 @@
 -- argument types; a session loading a dump (check_function_bodies off by
 -- SET, as pg_dump's output and pg_restore set it) stores the events it
 -- inserts or copies without starting or resuming anything; any write of
--- the definitions reaches the function cache.
+-- the definitions reaches the function cache.  test/t/007_dump_restore.pl
+-- restores real dumps while workers run.
 --
 CREATE EXTENSION inngest_pg;
 CREATE SCHEMA app;
