@@ -18,6 +18,7 @@ OBJS = \
 	src/memo.o \
 	src/replay.o \
 	src/roles.o \
+	src/restore.o \
 	src/runs.o \
 	src/schedules.o \
 	src/security.o \

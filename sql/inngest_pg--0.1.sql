@@ -28,10 +28,12 @@ LANGUAGE C STABLE PARALLEL SAFE;
 -- Function definitions
 -- ---------------------------------------------------------------------------
 
+-- The handler is a regprocedure, its name with its argument types, so that
+-- a dump names it unambiguously even if its name is overloaded.
 CREATE TABLE inngest.functions (
     id          pg_catalog.text PRIMARY KEY,
     name        pg_catalog.text NOT NULL,
-    handler     pg_catalog.regproc NOT NULL,
+    handler     pg_catalog.regprocedure NOT NULL,
     owner       pg_catalog.regrole NOT NULL,
     retries     pg_catalog.int4 NOT NULL,
     search_path pg_catalog.text NOT NULL,
@@ -247,6 +249,48 @@ CREATE TRIGGER events_ingest
     FOR EACH STATEMENT EXECUTE FUNCTION inngest._events_trigger();
 
 -- ---------------------------------------------------------------------------
+-- Keeping every backend's view right, restores included
+-- ---------------------------------------------------------------------------
+
+-- Any write of inngest.functions or inngest.triggers (create_function,
+-- delete_function, the COPY of a restore) makes every backend rebuild its
+-- function cache.
+CREATE FUNCTION inngest._functions_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'inngest_functions_changed'
+LANGUAGE C;
+
+CREATE TRIGGER functions_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON inngest.functions
+    FOR EACH STATEMENT EXECUTE FUNCTION inngest._functions_changed();
+CREATE TRIGGER triggers_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON inngest.triggers
+    FOR EACH STATEMENT EXECUTE FUNCTION inngest._functions_changed();
+
+/*
+ * A session loading a dump (check_function_bodies off by SET, as pg_dump's
+ * output and pg_restore set it) holds the workers until it ends when it
+ * loads what they act on by themselves: runs, kept matches, schedules.  So
+ * no run is driven before its memo, waits and function are loaded,
+ * whatever the order of the tables.  Otherwise the trigger does nothing.
+ * See src/restore.c.
+ */
+CREATE FUNCTION inngest._restore_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'inngest_restore_trigger'
+LANGUAGE C;
+
+CREATE TRIGGER runs_restore
+    BEFORE INSERT ON inngest.runs
+    FOR EACH STATEMENT EXECUTE FUNCTION inngest._restore_trigger();
+CREATE TRIGGER wait_hits_restore
+    BEFORE INSERT ON inngest.wait_hits
+    FOR EACH STATEMENT EXECUTE FUNCTION inngest._restore_trigger();
+CREATE TRIGGER schedules_restore
+    BEFORE INSERT ON inngest.schedules
+    FOR EACH STATEMENT EXECUTE FUNCTION inngest._restore_trigger();
+
+-- ---------------------------------------------------------------------------
 -- Management API
 -- ---------------------------------------------------------------------------
 
@@ -408,7 +452,14 @@ REVOKE ALL ON inngest.functions, inngest.triggers, inngest.events,
     inngest.idempotency_keys, inngest.schedules, inngest.cancel_requests
     FROM PUBLIC;
 
--- pg_dump keeps the user data of these tables
+/*
+ * pg_dump dumps the rows of every table and the values of the identity
+ * sequences, named as pg_get_serial_sequence() names them (without the last
+ * four lines a restored database would hand out seq 1, run 1... again,
+ * clashing with the restored rows).  A restore loads the rows as they
+ * were: the event trigger starts nothing for them and the workers wait for
+ * the restoring session to end (src/restore.c).
+ */
 SELECT pg_catalog.pg_extension_config_dump('inngest.functions', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.triggers', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.events', '');
@@ -422,3 +473,7 @@ SELECT pg_catalog.pg_extension_config_dump('inngest.flow_state', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.idempotency_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.schedules', '');
 SELECT pg_catalog.pg_extension_config_dump('inngest.cancel_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.events_seq_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.runs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.waits_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('inngest.wait_hits_id_seq', '');

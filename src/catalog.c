@@ -9,10 +9,15 @@
  * function ids to what runs need (handler, owner, retries, parsed
  * options), with every "if" expression already compiled to jsonpath.  It
  * is rebuilt from inngest.functions and inngest.triggers when a relcache
- * invalidation of inngest.functions arrives; create_function and
- * delete_function send one, so every backend sees a change at its next
- * transaction without polling.  The keys of a configuration are parsed in
- * config.c.
+ * invalidation of inngest.functions arrives; statement triggers on both
+ * tables send one for every write (create_function, delete_function, or
+ * the COPY of a restore, which would send none by itself), so every
+ * backend sees a change at its next transaction without polling.  The keys
+ * of a configuration are parsed in config.c.
+ *
+ * The handler is stored as regprocedure, its name with its argument types,
+ * so that pg_dump dumps it in a form that a restore finds again even when
+ * the name is overloaded.
  *
  * Callers hold pointers into the cache (a trigger list, a function) while
  * they do work that may rebuild it: the event trigger's fan-out publishes
@@ -32,6 +37,7 @@
 #include "commands/extension.h"
 #include "storage/lmgr.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -80,6 +86,8 @@ static HTAB *triggers_by_event = NULL;
 static bool cache_valid = false;
 static bool callback_registered = false;
 static Oid	functions_relid = InvalidOid;
+
+PG_FUNCTION_INFO_V1(inngest_functions_changed);
 
 static void catalog_relcache_callback(Datum arg, Oid relid);
 static void catalog_rebuild(void);
@@ -271,6 +279,24 @@ catalog_rebuild(void)
 
 	SPI_finish();
 	inngest_restore_user(save_userid, save_sec);
+}
+
+/*
+ * inngest._functions_changed(): AFTER INSERT OR UPDATE OR DELETE OR
+ * TRUNCATE FOR EACH STATEMENT on inngest.functions and inngest.triggers,
+ * the two tables the cache is built from.  Every backend, this one
+ * included, rebuilds its cache at its next transaction (or command).
+ */
+Datum
+inngest_functions_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		elog(ERROR, "inngest_functions_changed must be a statement trigger");
+	CacheInvalidateRelcacheByRelid(catalog_functions_relid());
+	return PointerGetDatum(NULL);
 }
 
 /* The function with this id, or NULL (call catalog_refresh() first) */
@@ -524,7 +550,7 @@ catalog_create_function(Jsonb *config, Oid handler)
 		spi_exec_checked("INSERT INTO inngest.functions AS f "
 						 "(id, name, handler, owner, retries, search_path, config, "
 						 "created_at, updated_at) "
-						 "VALUES ($1, $2, $3::pg_catalog.regproc, $4::pg_catalog.regrole, "
+						 "VALUES ($1, $2, $3::pg_catalog.regprocedure, $4::pg_catalog.regrole, "
 						 "$5, $8, $6, $7, $7) "
 						 "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
 						 "handler = excluded.handler, owner = excluded.owner, "
@@ -570,8 +596,7 @@ catalog_create_function(Jsonb *config, Oid handler)
 	SPI_finish();
 	inngest_pop_search_path(nestlevel);
 
-	/* every backend, this one included, rebuilds its cache */
-	CacheInvalidateRelcacheByRelid(catalog_functions_relid());
+	/* the trigger on inngest.functions has invalidated every cache */
 	return fc.id;
 }
 
@@ -597,8 +622,6 @@ catalog_delete_function(const char *id)
 					 1, types, values, NULL, SPI_OK_DELETE);
 	inngest_restore_user(save_userid, save_sec);
 	SPI_finish();
-
-	CacheInvalidateRelcacheByRelid(catalog_functions_relid());
 }
 
 /*

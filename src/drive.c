@@ -42,6 +42,7 @@
 #include "lifecycle.h"
 #include "memo.h"
 #include "replay.h"
+#include "restore.h"
 #include "runs.h"
 #include "schedules.h"
 #include "security.h"
@@ -244,7 +245,8 @@ end_drive(RunState *run)
 /*
  * Claim the next due run and drive it as far as it can go now.  Must be
  * called in a transaction with SPI connected, as the extension owner.
- * Returns false when no run is due.
+ * Returns false when no run is due, or while a dump is being restored (a
+ * restored run may not have its memo yet: restore.c).
  */
 bool
 drive_run_next(bool commit_steps)
@@ -259,6 +261,9 @@ drive_run_next(bool commit_steps)
 				 errmsg("a run cannot drive other runs"),
 				 errhint("Do not call inngest.tick() from a handler or a step.")));
 
+	/* a drive's checkpoint starts a transaction: look again in each */
+	if (restore_in_progress())
+		return false;
 	if (!runs_claim_next(now, &claim))
 	{
 		last_claim_horizon = now;
@@ -623,7 +628,7 @@ drive_begin_transaction(void)
  * Do the work due now in the calling session's transaction: fire due cron
  * schedules, claim and drive runs until none is due (including runs this
  * work created) or max_runs have been advanced.  Returns the number of
- * runs advanced.
+ * runs advanced; none while another session is restoring a dump.
  */
 int
 drive_tick(int max_runs)
@@ -637,6 +642,13 @@ drive_tick(int max_runs)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("inngest.tick() cannot be called inside a run")));
+	if (restore_in_progress())
+	{
+		ereport(NOTICE,
+				(errmsg("a dump is being restored into this database"),
+				 errdetail("Runs are held until the session restoring it ends.")));
+		return 0;
+	}
 
 	inngest_spi_connect();
 	inngest_become_owner(&save_userid, &save_sec);

@@ -49,6 +49,7 @@
 #include "guc.h"
 #include "jsonutil.h"
 #include "lifecycle.h"
+#include "restore.h"
 #include "runs.h"
 #include "security.h"
 #include "slots.h"
@@ -573,7 +574,10 @@ transition_rescan(EventSource *src)
 
 /*
  * AFTER INSERT ... FOR EACH STATEMENT on inngest.events: the fan-out of
- * the statement's events, as the extension owner.
+ * the statement's events, as the extension owner.  Events loaded by a
+ * session restoring a dump are only stored: they were fanned out when
+ * they were first inserted, and what that did is in the dump too
+ * (restore.c).
  */
 Datum
 inngest_events_trigger(PG_FUNCTION_ARGS)
@@ -591,6 +595,8 @@ inngest_events_trigger(PG_FUNCTION_ARGS)
 		elog(ERROR, "inngest_events_trigger must be an AFTER INSERT statement trigger");
 	if (trigdata->tg_newtable == NULL)
 		elog(ERROR, "inngest_events_trigger needs a NEW TABLE transition table");
+	if (restore_loading())
+		return PointerGetDatum(NULL);
 
 	desc = RelationGetDescr(trigdata->tg_relation);
 	src.base.next = transition_next;

@@ -44,5 +44,6 @@
 #define INNGEST_LOCKTAG_EVENT		0x4948	/* an event name (waits.c) */
 #define INNGEST_LOCKTAG_SLOT		0x4949	/* a concurrency slot (slots.c) */
 #define INNGEST_LOCKTAG_SINGLETON	0x494A	/* a singleton key (flow.c) */
+#define INNGEST_LOCKTAG_RESTORE		0x494B	/* a dump is loading (restore.c) */
 
 #endif							/* INNGEST_H */

@@ -44,6 +44,7 @@ typedef struct InngestShared
 	slock_t		mutex;
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch; /* set when schedules change */
+	uint64		restores;		/* sessions that began loading a dump */
 	int			nslots;
 	ExecutorSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } InngestShared;
@@ -256,4 +257,63 @@ wake_cancel_requests_changed(void)
 		return false;
 	cancel_requests_seen = now;
 	return true;
+}
+
+/* Set the latch of every worker now */
+static void
+wake_all(void)
+{
+	int			i;
+
+	for (i = 0; i < shared->nslots; i++)
+	{
+		Latch	   *latch = shared->slots[i].latch;
+
+		if (latch != NULL)
+			SetLatch(latch);
+	}
+	if (shared->launcher_latch != NULL)
+		SetLatch(shared->launcher_latch);
+}
+
+/*
+ * A session begins loading a dump into some database: count it, and wake
+ * the launcher, which will hold its runs until the session ends and then
+ * requeue those the dump left running.
+ */
+void
+wake_restore_started(void)
+{
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	shared->restores++;
+	SpinLockRelease(&shared->mutex);
+	if (shared->launcher_latch != NULL)
+		SetLatch(shared->launcher_latch);
+}
+
+/* How many sessions have begun loading a dump since the server started */
+uint64
+wake_restores_started(void)
+{
+	uint64		n;
+
+	if (shared == NULL)
+		return 0;
+	SpinLockAcquire(&shared->mutex);
+	n = shared->restores;
+	SpinLockRelease(&shared->mutex);
+	return n;
+}
+
+/*
+ * Wake every worker at once, outside any transaction: a session that held
+ * them while it loaded a dump is ending.
+ */
+void
+wake_workers_now(void)
+{
+	if (shared != NULL)
+		wake_all();
 }

@@ -21,4 +21,8 @@ extern void wake_launcher_at_commit(void);
 extern void wake_note_cancel_request(void);
 extern bool wake_cancel_requests_changed(void);
 
+extern void wake_restore_started(void);
+extern uint64 wake_restores_started(void);
+extern void wake_workers_now(void);
+
 #endif							/* INNGEST_WAKE_H */

@@ -13,6 +13,11 @@
  * and an idle system does no polling (inngest.idle_timeout is only a
  * safety net).
  *
+ * While another session loads a dump into the database (restore.c), both
+ * workers hold still: no run is claimed, no schedule fired, no kept match
+ * applied.  When it has finished, the launcher requeues the runs that the
+ * dump caught while they were running, as after a crash.
+ *
  * The shared memory that holds the workers' latches, and waking them at
  * commit, are wake.c's.
  *
@@ -44,6 +49,7 @@
 #include "drive.h"
 #include "guc.h"
 #include "jsonutil.h"
+#include "restore.h"
 #include "runs.h"
 #include "schedules.h"
 #include "security.h"
@@ -124,16 +130,23 @@ end_work(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* Requeue runs whose driver died; returns how many */
+/*
+ * Requeue runs whose driver died, after a crash or an executor's exit, or
+ * that a restored dump caught while they were running (after_restore, for
+ * the log).  Returns how many, or -1 while a dump is being restored (try
+ * again once it has been).
+ */
 static int
-recover_runs(void)
+recover_runs(bool after_restore)
 {
 	int			n = 0;
 	Oid			save_userid;
 	int			save_sec;
 
 	begin_work();
-	if (catalog_lock_extension())
+	if (restore_in_progress())
+		n = -1;
+	else if (catalog_lock_extension())
 	{
 		pgstat_report_activity(STATE_RUNNING, "recovering interrupted runs");
 		inngest_become_owner(&save_userid, &save_sec);
@@ -141,7 +154,13 @@ recover_runs(void)
 		inngest_restore_user(save_userid, save_sec);
 	}
 	end_work();
-	if (n > 0)
+	if (after_restore && n >= 0)
+		ereport(LOG,
+				(errmsg("inngest_pg resumes after the restore of a dump into database \"%s\"",
+						inngest_database),
+				 errdetail("%d run(s) that were running when the dump was taken were requeued.",
+						   n)));
+	else if (n > 0)
 		ereport(LOG,
 				(errmsg("inngest_pg requeued %d run(s) interrupted by a crash", n)));
 	return n;
@@ -269,7 +288,8 @@ inngest_supervisor_main(Datum main_arg)
 
 /*
  * Fire the due cron schedules, each in its own transaction (a failure of
- * one does not hold back the others).  Returns the next fire time, or 0.
+ * one does not hold back the others).  Returns the next fire time, or 0;
+ * in a second while a dump is being restored.
  */
 static TimestampTz
 fire_schedules(void)
@@ -287,7 +307,9 @@ fire_schedules(void)
 			int			save_sec;
 
 			begin_work();
-			if (catalog_lock_extension())
+			if (restore_in_progress())
+				next = GetCurrentTimestamp() + USECS_PER_SEC;
+			else if (catalog_lock_extension())
 			{
 				inngest_become_owner(&save_userid, &save_sec);
 				pgstat_report_activity(STATE_RUNNING, "firing cron schedules");
@@ -384,6 +406,8 @@ inngest_launcher_main(Datum main_arg)
 	BackgroundWorkerHandle **handles;
 	TimestampTz *restart_at;
 	bool		recovered = false;
+	uint64		restores_seen = 0;
+	bool		restore_logged = false;
 	int			i;
 	long		timeout;
 
@@ -403,6 +427,7 @@ inngest_launcher_main(Datum main_arg)
 	before_shmem_exit(release_database_lock, (Datum) 0);
 
 	(void) wake_attach_launcher();
+	restores_seen = wake_restores_started();
 
 	handles = MemoryContextAllocZero(TopMemoryContext,
 									 sizeof(BackgroundWorkerHandle *) * Max(inngest_workers, 1));
@@ -437,14 +462,36 @@ inngest_launcher_main(Datum main_arg)
 		/*
 		 * Recover before starting executors; until the extension exists in
 		 * our database there is nothing to recover, so try again each loop.
+		 * A session that began loading a dump since (restore.c) may load
+		 * runs left running: recover again once it has finished, and look
+		 * every second meanwhile.
 		 */
+		if (wake_restores_started() != restores_seen)
+			recovered = false;
 		if (!recovered)
 		{
+			uint64		restores = wake_restores_started();
+			bool		exists;
+			int			n = 0;
+
 			begin_work();
-			recovered = catalog_lock_extension();
+			exists = catalog_lock_extension();
 			end_work();
-			if (recovered)
-				recover_runs();
+			if (exists)
+				n = recover_runs(restores != restores_seen);
+			if (n < 0 && !restore_logged)
+			{
+				ereport(LOG,
+						(errmsg("inngest_pg holds its runs while a dump is being restored into database \"%s\"",
+								inngest_database)));
+				restore_logged = true;
+			}
+			if (exists && n >= 0)
+			{
+				recovered = true;
+				restores_seen = restores;
+				restore_logged = false;
+			}
 		}
 
 		for (i = 0; i < inngest_workers; i++)
@@ -473,8 +520,8 @@ inngest_launcher_main(Datum main_arg)
 		}
 
 		/* a run that executor was driving may be left "running" */
-		if (executor_died && recovered)
-			recover_runs();
+		if (executor_died && recovered && recover_runs(false) < 0)
+			recovered = false;
 
 		/*
 		 * cron: start the runs of due schedules; sleep until the next one,
@@ -483,6 +530,8 @@ inngest_launcher_main(Datum main_arg)
 		timeout = ms_until(next_restart, Min(inngest_idle_timeout, DROP_CHECK_MS));
 		if (recovered)
 			timeout = ms_until(fire_schedules(), timeout);
+		else if (restore_logged)
+			timeout = Min(timeout, 1000);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout, PG_WAIT_EXTENSION);
@@ -530,9 +579,9 @@ requeue_after_error(int64 run_id, int attempt, ErrorData *edata)
 
 /*
  * One round: one transaction that drives due runs.  On ROUND_IDLE,
- * *next_wake is the earliest wake-up time (0 if none).  An internal error
- * is reported (ROUND_FAILED), and the run it interrupted is requeued with
- * backoff or failed.
+ * *next_wake is the earliest wake-up time (0 if none; in a second while a
+ * dump is being restored).  An internal error is reported (ROUND_FAILED),
+ * and the run it interrupted is requeued with backoff or failed.
  */
 static RoundResult
 executor_round(TimestampTz *next_wake)
@@ -547,7 +596,9 @@ executor_round(TimestampTz *next_wake)
 		int			save_sec;
 
 		begin_work();
-		if (catalog_lock_extension())
+		if (restore_in_progress())
+			*next_wake = GetCurrentTimestamp() + USECS_PER_SEC;
+		else if (catalog_lock_extension())
 		{
 			TimestampTz start = GetCurrentTimestamp();
 			int			n = 0;
