@@ -25,9 +25,12 @@
  */
 #include "inngest.h"
 
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
-#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -178,6 +181,34 @@ recover_runs(bool after_restore)
  * ----------------------------------------------------------------------
  */
 
+/*
+ * The database's oid, or InvalidOid.  A process connected to no database
+ * has no relcache entries for the indexes of shared catalogs, so this
+ * scans pg_database itself, as the autovacuum launcher does.
+ */
+static Oid
+database_oid(const char *name)
+{
+	Relation	rel = table_open(DatabaseRelationId, AccessShareLock);
+	TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
+	HeapTuple	tup;
+	Oid			dboid = InvalidOid;
+
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		if (strcmp(NameStr(db->datname), name) == 0)
+		{
+			dboid = db->oid;
+			break;
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return dboid;
+}
+
 /* Whether the database exists and is not being dropped or renamed now */
 static bool
 database_available(void)
@@ -186,7 +217,7 @@ database_available(void)
 	bool		available = false;
 
 	StartTransactionCommand();
-	dboid = get_database_oid(inngest_database, true);
+	dboid = database_oid(inngest_database);
 	if (OidIsValid(dboid))
 	{
 		LOCKTAG		tag;
