@@ -29,6 +29,16 @@ SELECT id FROM inngest.functions ORDER BY id;
 SELECT inngest.compile_expression('event.data.x == ''' || repeat('a', 9000) || '''');
 SELECT length(inngest.compile_expression('event.data.x == ''' || repeat('a', 8000) || '''')::text) > 8000 AS long_ok;
 
+-- A chain of operators compiles in memory proportional to its length: the
+-- compiler once kept every intermediate text, some 35 MB for this 8 kB
+-- expression.  The backend's memory is measured in the same row, while
+-- the compiled text is still allocated (the CTE keeps the call from being
+-- folded into a constant at plan time).
+WITH e AS MATERIALIZED (SELECT repeat('1 && ', 1638) || '1' AS x)
+SELECT length(inngest.compile_expression(x)::text) AS len,
+       (SELECT sum(total_bytes) FROM pg_backend_memory_contexts) < 16 * 1024 * 1024 AS bounded
+FROM e;
+
 -- Error messages quote long names cut between characters: a 3-byte
 -- character is never split.
 \set VERBOSITY default
