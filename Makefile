@@ -100,6 +100,6 @@ cron-diff: test/cron/cron_diff
 	test/cron/cron_diff
 
 cron-fuzz: test/cron/cron_fuzz
-	test/cron/run_fuzz.sh test/cron/cron_fuzz $(CRON_FUZZ_TIME)
+	test/run_fuzz.sh test/cron/cron_fuzz $(CRON_FUZZ_TIME) -max_len=1100
 
 .PHONY: cron-diff cron-fuzz
