@@ -601,8 +601,11 @@ expr_to_jsonpath(const char *expr, ExprScope scope, const char *key)
 
 /*
  * Compile an expression to a jsonpath value.  PostgreSQL's own jsonpath
- * parser checks the result (and raw jsonpath given by the user); its error
- * is reported against our configuration key.
+ * parser checks the result (and raw jsonpath given by the user); an error
+ * of the text (SQLSTATE class 22 or 42: a syntax error, a bad literal) is
+ * reported against our configuration key.  Any other error (the stack depth
+ * limit, out of memory, a cancel) is not the expression's fault: it goes
+ * on as it is.
  */
 static JsonPath *
 compile_path(const char *expr, ExprScope scope, const char *key, bool value)
@@ -618,8 +621,14 @@ compile_path(const char *expr, ExprScope scope, const char *key, bool value)
 	}
 	PG_CATCH();
 	{
+		int			category;
+
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
+		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (category != ERRCODE_DATA_EXCEPTION &&
+			category != ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION)
+			PG_RE_THROW();
 		FlushErrorState();
 	}
 	PG_END_TRY();
