@@ -108,11 +108,13 @@ cron-fuzz: test/cron/cron_fuzz
 # The expression compiler (src/expr.c, unchanged) on its own: a libFuzzer
 # target built with PostgreSQL's headers against stand-ins of the backend
 # functions it calls (test/expr/pg_shim.c), with AddressSanitizer and
-# UndefinedBehaviorSanitizer.  Inputs go a little past the 8192-byte limit
-# of an expression.  Prints one result line; scripts/test.sh counts it.
-EXPR_FUZZ_FLAGS = -Isrc -Itest/expr -I$(includedir_server) -Wall -Wextra \
-                  -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
-                  -Wno-sign-compare -Wno-ignored-attributes
+# UndefinedBehaviorSanitizer, and PostgreSQL's assertions.  Inputs go a
+# little past the 8192-byte limit of an expression.  Prints one result
+# line; scripts/test.sh counts it.
+EXPR_FUZZ_FLAGS = -DUSE_ASSERT_CHECKING -Isrc -Itest/expr -I$(includedir_server) \
+                  -Wall -Wextra -Werror -Wno-unused-parameter \
+                  -Wno-missing-field-initializers -Wno-sign-compare \
+                  -Wno-ignored-attributes
 EXPR_FUZZ_TIME ?= 30
 
 test/expr/expr_fuzz: test/expr/expr_fuzz.c test/expr/pg_shim.c \

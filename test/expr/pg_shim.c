@@ -421,6 +421,16 @@ FlushErrorState(void)
 	error_pending = false;
 }
 
+/* Assert() failed (the fuzz target is built with USE_ASSERT_CHECKING) */
+void
+ExceptionalCondition(const char *conditionName, const char *errorType,
+					 const char *fileName, int lineNumber)
+{
+	fprintf(stderr, "pg_shim: %s(\"%s\") failed at %s:%d\n",
+			errorType ? errorType : "Assert", conditionName, fileName, lineNumber);
+	abort();
+}
+
 /* ----------------------------------------------------------------------
  * Stack depth
  * ----------------------------------------------------------------------
