@@ -49,8 +49,9 @@ PROVE_TESTS  = test/t/*.pl
 
 PG_CONFIG ?= pg_config
 
-# the cron core's standalone test programs (see the end of this file)
-EXTRA_CLEAN = test/cron/cron_diff test/cron/cron_fuzz
+# the standalone test programs of the cron core and the expression
+# compiler (see the end of this file)
+EXTRA_CLEAN = test/cron/cron_diff test/cron/cron_fuzz test/expr/expr_fuzz
 
 # Warnings are errors; PostgreSQL's own headers trip these two.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -102,6 +103,30 @@ cron-diff: test/cron/cron_diff
 	test/cron/cron_diff
 
 cron-fuzz: test/cron/cron_fuzz
-	test/cron/run_fuzz.sh test/cron/cron_fuzz $(CRON_FUZZ_TIME)
+	test/run_fuzz.sh test/cron/cron_fuzz $(CRON_FUZZ_TIME) -max_len=1100
 
 .PHONY: cron-diff cron-fuzz
+
+# The expression compiler (src/expr.c, unchanged) on its own: a libFuzzer
+# target built with PostgreSQL's headers against stand-ins of the backend
+# functions it calls (test/expr/pg_shim.c), with AddressSanitizer and
+# UndefinedBehaviorSanitizer, and PostgreSQL's assertions.  Inputs go a
+# little past the 8192-byte limit of an expression.  Prints one result
+# line; scripts/test.sh counts it.
+EXPR_FUZZ_FLAGS = -DUSE_ASSERT_CHECKING -Isrc -Itest/expr -I$(includedir_server) \
+                  -Wall -Wextra -Werror -Wno-unused-parameter \
+                  -Wno-missing-field-initializers -Wno-sign-compare \
+                  -Wno-ignored-attributes
+EXPR_FUZZ_TIME ?= 30
+
+test/expr/expr_fuzz: test/expr/expr_fuzz.c test/expr/pg_shim.c \
+                     test/expr/pg_shim.h src/expr.c src/expr.h src/inngest.h
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined $(EXPR_FUZZ_FLAGS) -o $@ \
+		test/expr/expr_fuzz.c test/expr/pg_shim.c src/expr.c -lpthread
+
+expr-fuzz: test/expr/expr_fuzz
+	test/run_fuzz.sh test/expr/expr_fuzz $(EXPR_FUZZ_TIME) -max_len=9000 \
+		-dict=test/expr/expr.dict
+
+.PHONY: expr-fuzz

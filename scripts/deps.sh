@@ -9,9 +9,11 @@
 
 inngest_deps() {
 	# clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes
-	# of clang 14) build the cron fuzzer, test/cron/cron_fuzz.c
+	# of clang 14) build the fuzzers, test/cron/cron_fuzz.c and
+	# test/expr/expr_fuzz.c; valgrind runs scripts/valgrind.sh
 	local pkgs="postgresql-15 postgresql-server-dev-15 postgresql-client-15
-	            libpq-dev libipc-run-perl gcc make clang libclang-rt-14-dev"
+	            libpq-dev libipc-run-perl gcc make clang libclang-rt-14-dev
+	            valgrind"
 	local missing=() p
 
 	for p in $pkgs; do

@@ -4,7 +4,8 @@
 #
 #   1. install missing Debian packages (scripts/deps.sh)
 #   2. make clean; make ASSERTS=1 (assertions, -Wall -Wextra -Werror)
-#   2a. make cron-diff, make cron-fuzz: the cron core without PostgreSQL
+#   2a. make cron-diff, make cron-fuzz: the cron core without PostgreSQL;
+#       make expr-fuzz: the expression compiler without a server
 #   3. make install
 #   4. make installcheck: pg_regress (test/sql vs test/expected, in its own
 #      --temp-instance) and the TAP tests (test/t/*.pl, real background
@@ -13,7 +14,8 @@
 #      there as that user; otherwise they run in place.
 #
 # The last line of output is always "N passed, N failed" (pg_regress tests,
-# TAP subtests, and the cron core's differential test and fuzzer, one each);
+# TAP subtests, and the cron core's differential test and fuzzer and the
+# expression compiler's fuzzer, one each);
 # the exit status is non-zero if anything failed.
 #
 # Environment: PG_CONFIG (default: PostgreSQL 15's), INNGEST_TEST_TIMEOUT
@@ -117,10 +119,11 @@ section "build (make ASSERTS=1)"
 make -s clean PG_CONFIG="$PG_CONFIG" >/dev/null
 make ASSERTS=1 PG_CONFIG="$PG_CONFIG"
 
-# ---- the cron core on its own (no PostgreSQL) ----------------------------
-# Two programs built from src/cron.c alone: a differential test against a
-# brute-force evaluation and a bounded libFuzzer run.  Each counts as one
-# test; a failure does not stop the other phases.
+# ---- the cron core and the expression compiler on their own -------------
+# Programs built from src/cron.c alone (a differential test against a
+# brute-force evaluation, a bounded libFuzzer run) and from src/expr.c with
+# stand-ins of the backend functions it calls (a bounded libFuzzer run).
+# Each counts as one test; a failure does not stop the other phases.
 run_core_test() {
 	local name=$1 target=$2 rc=0
 	section "$name (make $target)"
@@ -135,6 +138,7 @@ run_core_test() {
 }
 run_core_test "cron differential test" cron-diff
 run_core_test "cron fuzzing" cron-fuzz
+run_core_test "expression compiler fuzzing" expr-fuzz
 
 section "install"
 "${SUDO[@]}" make -s install PG_CONFIG="$PG_CONFIG"

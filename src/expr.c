@@ -115,17 +115,44 @@ node_init(ExprNode *node)
 	node->predicate = false;
 }
 
+/*
+ * Make node's text before + text + after, in place.  Operators wrap their
+ * operands in their own buffers: a chain of n operators copying its
+ * growing text into a new buffer at each step would hold n ever longer
+ * copies, quadratic memory (some 35 MB for an 8 kB "1 && 1 && ...").
+ */
+static void
+node_wrap(ExprNode *node, const char *before, const char *after)
+{
+	StringInfo	text = &node->text;
+	int			len = strlen(before);
+
+	enlargeStringInfo(text, len);
+	memmove(text->data + len, text->data, text->len + 1);
+	memcpy(text->data, before, len);
+	text->len += len;
+	appendStringInfoString(text, after);
+}
+
+/* Make out's text "(out op rhs)", in place; rhs's text is freed */
+static void
+node_combine(ExprNode *out, const char *op, ExprNode *rhs)
+{
+	node_wrap(out, "(", " ");
+	appendStringInfoString(&out->text, op);
+	appendStringInfoChar(&out->text, ' ');
+	appendBinaryStringInfo(&out->text, rhs->text.data, rhs->text.len);
+	appendStringInfoChar(&out->text, ')');
+	pfree(rhs->text.data);
+}
+
 /* Turn a value into a predicate: CEL tests booleans only */
 static void
 as_predicate(ExprParser *ps, ExprNode *node)
 {
-	StringInfoData buf;
-
 	if (node->predicate)
 		return;
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "(%s == true)", node->text.data);
-	node->text = buf;
+	node_wrap(node, "(", " == true)");
 	node->predicate = true;
 }
 
@@ -150,15 +177,12 @@ parse_or(ExprParser *ps, ExprNode *out)
 	while (accept(ps, "||"))
 	{
 		ExprNode	rhs;
-		StringInfoData buf;
 
 		node_init(&rhs);
 		parse_and(ps, &rhs);
 		as_predicate(ps, out);
 		as_predicate(ps, &rhs);
-		initStringInfo(&buf);
-		appendStringInfo(&buf, "(%s || %s)", out->text.data, rhs.text.data);
-		out->text = buf;
+		node_combine(out, "||", &rhs);
 	}
 }
 
@@ -169,15 +193,12 @@ parse_and(ExprParser *ps, ExprNode *out)
 	while (accept(ps, "&&"))
 	{
 		ExprNode	rhs;
-		StringInfoData buf;
 
 		node_init(&rhs);
 		parse_not(ps, &rhs);
 		as_predicate(ps, out);
 		as_predicate(ps, &rhs);
-		initStringInfo(&buf);
-		appendStringInfo(&buf, "(%s && %s)", out->text.data, rhs.text.data);
-		out->text = buf;
+		node_combine(out, "&&", &rhs);
 	}
 }
 
@@ -188,15 +209,11 @@ parse_not(ExprParser *ps, ExprNode *out)
 	/* "!" but not "!=" (which cannot start an operand anyway) */
 	if (ps->p[0] == '!' && ps->p[1] != '=')
 	{
-		StringInfoData buf;
-
 		check_stack_depth();
 		ps->p++;
 		parse_not(ps, out);
 		as_predicate(ps, out);
-		initStringInfo(&buf);
-		appendStringInfo(&buf, "!(%s)", out->text.data);
-		out->text = buf;
+		node_wrap(out, "!(", ")");
 		return;
 	}
 	parse_cmp(ps, out);
@@ -214,16 +231,12 @@ parse_cmp(ExprParser *ps, ExprNode *out)
 		if (accept(ps, ops[i]))
 		{
 			ExprNode	rhs;
-			StringInfoData buf;
 
 			node_init(&rhs);
 			parse_sum(ps, &rhs);
 			as_value(ps, out, ops[i]);
 			as_value(ps, &rhs, ops[i]);
-			initStringInfo(&buf);
-			appendStringInfo(&buf, "(%s %s %s)", out->text.data, ops[i],
-							 rhs.text.data);
-			out->text = buf;
+			node_combine(out, ops[i], &rhs);
 			out->predicate = true;
 			skip_space(ps);
 			if ((ps->p[0] == '=' || ps->p[0] == '<' || ps->p[0] == '>' ||
@@ -247,7 +260,6 @@ parse_arith(ExprParser *ps, ExprNode *out, const char *const *ops, int nops,
 	{
 		const char *op = NULL;
 		ExprNode	rhs;
-		StringInfoData buf;
 		int			i;
 
 		for (i = 0; i < nops && op == NULL; i++)
@@ -259,9 +271,7 @@ parse_arith(ExprParser *ps, ExprNode *out, const char *const *ops, int nops,
 		next(ps, &rhs);
 		as_value(ps, out, op);
 		as_value(ps, &rhs, op);
-		initStringInfo(&buf);
-		appendStringInfo(&buf, "(%s %s %s)", out->text.data, op, rhs.text.data);
-		out->text = buf;
+		node_combine(out, op, &rhs);
 	}
 }
 
@@ -286,14 +296,10 @@ parse_unary(ExprParser *ps, ExprNode *out)
 {
 	if (accept(ps, "-"))
 	{
-		StringInfoData buf;
-
 		check_stack_depth();
 		parse_unary(ps, out);
 		as_value(ps, out, "-");
-		initStringInfo(&buf);
-		appendStringInfo(&buf, "(-%s)", out->text.data);
-		out->text = buf;
+		node_wrap(out, "(-", ")");
 		return;
 	}
 	parse_primary(ps, out);
@@ -381,13 +387,7 @@ parse_primary(ExprParser *ps, ExprNode *out)
 			syntax_error(ps, "expected \")\"");
 		ps->p++;
 		/* keep the grouping in the output */
-		{
-			StringInfoData buf;
-
-			initStringInfo(&buf);
-			appendStringInfo(&buf, "(%s)", out->text.data);
-			out->text = buf;
-		}
+		node_wrap(out, "(", ")");
 		return;
 	}
 
@@ -398,6 +398,7 @@ parse_primary(ExprParser *ps, ExprNode *out)
 		initStringInfo(&raw);
 		parse_string(ps, &raw);
 		append_json_string(&out->text, raw.data, raw.len);
+		pfree(raw.data);
 		return;
 	}
 
@@ -518,6 +519,7 @@ parse_path(ExprParser *ps, ExprNode *out)
 				parse_string(ps, &raw);
 				appendStringInfoChar(&out->text, '.');
 				append_json_string(&out->text, raw.data, raw.len);
+				pfree(raw.data);
 			}
 			else if (isdigit((unsigned char) *ps->p))
 			{
@@ -599,8 +601,11 @@ expr_to_jsonpath(const char *expr, ExprScope scope, const char *key)
 
 /*
  * Compile an expression to a jsonpath value.  PostgreSQL's own jsonpath
- * parser checks the result (and raw jsonpath given by the user); its error
- * is reported against our configuration key.
+ * parser checks the result (and raw jsonpath given by the user); an error
+ * of the text (SQLSTATE class 22 or 42: a syntax error, a bad literal) is
+ * reported against our configuration key.  Any other error (the stack depth
+ * limit, out of memory, a cancel) is not the expression's fault: it goes
+ * on as it is.
  */
 static JsonPath *
 compile_path(const char *expr, ExprScope scope, const char *key, bool value)
@@ -616,8 +621,14 @@ compile_path(const char *expr, ExprScope scope, const char *key, bool value)
 	}
 	PG_CATCH();
 	{
+		int			category;
+
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
+		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (category != ERRCODE_DATA_EXCEPTION &&
+			category != ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION)
+			PG_RE_THROW();
 		FlushErrorState();
 	}
 	PG_END_TRY();
@@ -803,7 +814,6 @@ compile_value_range(const char *start, const char *end, const char *whole,
 		start++;
 	while (end > start && isspace((unsigned char) end[-1]))
 		end--;
-	text = pnstrdup(start, end - start);
 
 	if (*start != '$' && (q = find_top_level(start, end, "?")) != NULL)
 	{
@@ -852,6 +862,8 @@ compile_value_range(const char *start, const char *end, const char *whole,
 		}
 	}
 
+	/* copied only here: every level of a nested value would copy the rest */
+	text = pnstrdup(start, end - start);
 	v->kind = EXPR_VALUE_PATH;
 	v->path = compile_path(text, EXPR_SCOPE_EVENT, key, true);
 	return v;

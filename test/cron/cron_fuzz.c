@@ -18,7 +18,7 @@
  *	  schedule), strictly after the start, and the same when asked from
  *	  just before them.
  *
- * Run by test/cron/run_fuzz.sh (make cron-fuzz).
+ * Run by test/run_fuzz.sh (make cron-fuzz).
  *
  *-------------------------------------------------------------------------
  */

@@ -11,11 +11,16 @@ SET inngest.fake_now = '2026-05-01 00:00:00+00';
 
 -- Deeply nested expressions stop at max_stack_depth (SQLSTATE 54001)
 -- instead of overflowing the stack: in compile_expression, a trigger's
--- "if" and cancel_runs' "if".
+-- "if" and cancel_runs' "if".  Nested 8000 deep (about as deep as 8192
+-- bytes allow): 4000 "!" fit in 200 kB of stack in a build without
+-- optimisation.
 SET max_stack_depth = '200kB';
 SELECT inngest.compile_expression(repeat('(', 2000) || 'event.data.x == 1' || repeat(')', 2000));
-SELECT inngest.compile_expression(repeat('!', 4000) || 'event.data.x');
-SELECT inngest.compile_expression('event.data.x == ' || repeat('-', 4000) || '1');
+SELECT inngest.compile_expression(repeat('!', 8000) || 'event.data.x');
+SELECT inngest.compile_expression('event.data.x == ' || repeat('-', 8000) || '1');
+-- In raw jsonpath, PostgreSQL's jsonpath parser runs out of stack: that is
+-- 54001 too, not a bad expression (22023).
+SELECT inngest.compile_expression('$ == ' || repeat('-', 8000) || '$');
 SELECT inngest.create_function(jsonb_build_object('id', 'deep', 'event', 'e',
        'if', repeat('(', 2000) || 'event.data.x == 1' || repeat(')', 2000)), 'app.echo');
 SELECT inngest.create_function('{"id": "ok", "event": "e"}', 'app.echo');
@@ -28,6 +33,16 @@ SELECT id FROM inngest.functions ORDER BY id;
 -- An expression is at most 8192 bytes.
 SELECT inngest.compile_expression('event.data.x == ''' || repeat('a', 9000) || '''');
 SELECT length(inngest.compile_expression('event.data.x == ''' || repeat('a', 8000) || '''')::text) > 8000 AS long_ok;
+
+-- A chain of operators compiles in memory proportional to its length: the
+-- compiler once kept every intermediate text, some 35 MB for this 8 kB
+-- expression.  The backend's memory is measured in the same row, while
+-- the compiled text is still allocated (the CTE keeps the call from being
+-- folded into a constant at plan time).
+WITH e AS MATERIALIZED (SELECT repeat('1 && ', 1638) || '1' AS x)
+SELECT length(inngest.compile_expression(x)::text) AS len,
+       (SELECT sum(total_bytes) FROM pg_backend_memory_contexts) < 16 * 1024 * 1024 AS bounded
+FROM e;
 
 -- Error messages quote long names cut between characters: a 3-byte
 -- character is never split.
