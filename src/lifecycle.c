@@ -175,7 +175,7 @@ lifecycle_sleep(RunState *run, const char *step_id, TimestampTz until)
 		(void) lifecycle_cancel_if_requested(run);
 		return;
 	}
-	memo_record_sleep(run->run_id, step_id, run->nsteps, until);
+	memo_record_sleep(run->run_id, step_id, run->nsteps, run->step_reached, until);
 }
 
 /*
@@ -223,7 +223,7 @@ lifecycle_wait(RunState *run, const char *step_id, const char *event_name,
 	}
 	waits_register(run->run_id, "wait", step_id, event_name, match_path,
 				   run->event, condition, until);
-	memo_record_wait(run->run_id, step_id, run->nsteps, STEP_WAIT);
+	memo_record_wait(run->run_id, step_id, run->nsteps, STEP_WAIT, run->step_reached);
 }
 
 /*
@@ -289,7 +289,7 @@ lifecycle_invoke(RunState *run, const char *step_id, const char *function_id,
 	for (i = 0; i < lengthof(invoke_end_events); i++)
 		waits_register(run->run_id, "invoke", step_id, invoke_end_events[i],
 					   path, match, NULL, until);
-	memo_record_wait(run->run_id, step_id, run->nsteps, STEP_INVOKE);
+	memo_record_wait(run->run_id, step_id, run->nsteps, STEP_INVOKE, run->step_reached);
 }
 
 /*

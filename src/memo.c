@@ -171,7 +171,7 @@ memo_record_failure(int64 run_id, const char *step_id, int position,
  */
 static void
 record_open(int64 run_id, const char *step_id, int position, StepKind kind,
-			const char *status, TimestampTz ends)
+			const char *status, TimestampTz started, TimestampTz ends)
 {
 	static const Oid types[7] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID,
 	TEXTOID, TEXTOID, TIMESTAMPTZOID};
@@ -181,7 +181,7 @@ record_open(int64 run_id, const char *step_id, int position, StepKind kind,
 	values[0] = Int64GetDatum(run_id);
 	values[1] = CStringGetTextDatum(step_id);
 	values[2] = Int32GetDatum(position);
-	values[3] = TimestampTzGetDatum(inngest_clock());
+	values[3] = TimestampTzGetDatum(started);
 	values[4] = CStringGetTextDatum(step_kind_name(kind));
 	values[5] = CStringGetTextDatum(status);
 	values[6] = TimestampTzGetDatum(ends);
@@ -193,20 +193,20 @@ record_open(int64 run_id, const char *step_id, int position, StepKind kind,
 							7, types, values, nulls, SPI_OK_INSERT);
 }
 
-/* A sleep step until "until" */
+/* A sleep step reached at started, until "until" */
 void
 memo_record_sleep(int64 run_id, const char *step_id, int position,
-				  TimestampTz until)
+				  TimestampTz started, TimestampTz until)
 {
-	record_open(run_id, step_id, position, STEP_SLEEP, "sleeping", until);
+	record_open(run_id, step_id, position, STEP_SLEEP, "sleeping", started, until);
 }
 
-/* A step that waits for an event (kind STEP_WAIT or STEP_INVOKE) */
+/* A step reached at started that waits for an event (STEP_WAIT, STEP_INVOKE) */
 void
 memo_record_wait(int64 run_id, const char *step_id, int position,
-				 StepKind kind)
+				 StepKind kind, TimestampTz started)
 {
-	record_open(run_id, step_id, position, kind, "waiting", 0);
+	record_open(run_id, step_id, position, kind, "waiting", started, 0);
 }
 
 /* A sleeping run's time has come: its sleep step is completed */

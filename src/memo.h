@@ -38,9 +38,9 @@ extern void memo_record_failure(int64 run_id, const char *step_id,
 								int position, bool final, Jsonb *error,
 								int attempts);
 extern void memo_record_sleep(int64 run_id, const char *step_id, int position,
-							  TimestampTz until);
+							  TimestampTz started, TimestampTz until);
 extern void memo_record_wait(int64 run_id, const char *step_id, int position,
-							 StepKind kind);
+							 StepKind kind, TimestampTz started);
 extern void memo_complete_sleep(int64 run_id);
 extern void memo_complete_wait(int64 run_id, Jsonb *output);
 extern void memo_cancel_open(int64 run_id);

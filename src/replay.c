@@ -32,6 +32,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "guc.h"
 #include "jsonutil.h"
 #include "replay.h"
 #include "security.h"
@@ -162,6 +163,8 @@ replay_new_step(Replay *rp, const char *key, StepKind kind)
 
 	strlcpy(step->key, key, sizeof(step->key));
 	step->kind = kind;
+	/* a sleep or wait is timed from here, where its end was computed */
+	rp->run->step_reached = inngest_clock();
 	return step;
 }
 

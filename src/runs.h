@@ -42,6 +42,7 @@ typedef struct RunState
 	TimestampTz started_at;		/* when the run first started */
 	TimestampTz deadline;		/* timeouts.finish, or 0 */
 	TimestampTz queue_at;		/* its place in the queue (wake_at claimed) */
+	TimestampTz step_reached;	/* when the handler reached its new step */
 	bool		was_set_aside;	/* it waited for a slot and was brought back */
 	bool		commit_steps;	/* a worker: commit after every step */
 	bool		marked_running; /* status 'running' is committed */
