@@ -265,7 +265,7 @@ stop_cluster
 # administrator command), which every stop logs.
 PROBLEM='(ERROR|FATAL|PANIC|WARNING):'
 log_problems() {
-	grep -vE 'FATAL: +terminating background worker "inngest_pg (launcher|executor)" due to administrator command' "$1" || true
+	grep -vE 'FATAL: +terminating background worker "inngest_pg (supervisor|launcher|executor)" due to administrator command' "$1" || true
 }
 
 TOTAL=$((2 * ROUNDS))
