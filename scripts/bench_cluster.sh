@@ -66,29 +66,10 @@ trap 'exit 130' INT TERM
 
 [ "$(id -u)" -eq 0 ] && chown postgres: "$TMP"
 
-# A free TCP port number (the cluster listens only on its own Unix socket in
-# $TMP, but the port also names the socket and the shared memory key).
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-	echo $((20000 + RANDOM % 30000)))
-
-echo
-echo "== cluster: $DATA, port $PORT, inngest.workers=$WORKERS, inngest.runs_per_transaction=$RUNS_PER_TXN =="
-as_pg "$BINDIR/initdb" -D "$DATA" -U "$PGUSER_NAME" -A trust -E UTF8 \
-	--no-instructions >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log"; exit 1; }
-
-cat >>"$DATA/postgresql.conf" <<CONF
-
-# scripts/bench_cluster.sh ($BENCH)
-listen_addresses = ''
-unix_socket_directories = '$TMP'
-port = $PORT
-shared_preload_libraries = 'inngest_pg'
-inngest.database = 'postgres'
-inngest.workers = $WORKERS
-inngest.runs_per_transaction = $RUNS_PER_TXN
-fsync = on
-synchronous_commit = on
-CONF
+. scripts/bench_lib.sh
+PORT=$(bench_free_port)
+bench_initdb "$BINDIR" "$DATA" "$TMP" "$PORT" "scripts/bench_cluster.sh ($BENCH)"
+echo "inngest.database = 'postgres'" >>"$DATA/postgresql.conf"
 
 as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null
 STARTED=1

@@ -203,27 +203,11 @@ bindir_of() { echo "$TMP/$1$SYS_BINDIR"; }
 # ---------------------------------------------------------------------------
 # the cluster
 # ---------------------------------------------------------------------------
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-	echo $((20000 + RANDOM % 30000)))
+. "$REPO/scripts/bench_lib.sh"
+PORT=$(bench_free_port)
 CONN="host=$RUN port=$PORT user=$PGUSER_NAME"
-
-echo
-echo "== cluster: $DATA, port $PORT, inngest.workers=$WORKERS, inngest.runs_per_transaction=$RUNS_PER_TXN =="
-as_pg "$(bindir_of A)/initdb" -D "$DATA" -U "$PGUSER_NAME" -A trust -E UTF8 \
-	--no-instructions >"$RUN/initdb.log" 2>&1 || { cat "$RUN/initdb.log"; exit 1; }
-
-cat >>"$DATA/postgresql.conf" <<CONF
-
-# scripts/bench_compare.sh (inngest.database is given at each start)
-listen_addresses = ''
-unix_socket_directories = '$RUN'
-port = $PORT
-shared_preload_libraries = 'inngest_pg'
-inngest.workers = $WORKERS
-inngest.runs_per_transaction = $RUNS_PER_TXN
-fsync = on
-synchronous_commit = on
-CONF
+bench_initdb "$(bindir_of A)" "$DATA" "$RUN" "$PORT" \
+	"scripts/bench_compare.sh (inngest.database is given at each start)"
 
 psql_db() {
 	local db=$1
