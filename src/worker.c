@@ -233,8 +233,14 @@ database_available(void)
 	return available;
 }
 
+/*
+ * Start a worker process of ours, a child of this one: the launcher (of the
+ * supervisor) or an executor (of the launcher).  It is never restarted by
+ * the postmaster; its parent notices its end and starts it again.
+ */
 static BackgroundWorkerHandle *
-start_launcher(void)
+start_worker(const char *function, const char *type, const char *name,
+			 Datum arg)
 {
 	BackgroundWorker bgw;
 	BackgroundWorkerHandle *handle;
@@ -242,21 +248,29 @@ start_launcher(void)
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;	/* the supervisor restarts it */
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "inngest_pg");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "inngest_launcher_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "inngest_pg launcher");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "inngest_pg launcher");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "%s", type);
+	bgw.bgw_main_arg = arg;
 	bgw.bgw_notify_pid = MyProcPid;
 	if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("inngest_pg could not start its launcher"),
+				 errmsg("could not start background worker \"%s\"", name),
 				 errhint("Raise max_worker_processes: it must leave room for inngest.workers + 2.")));
 		return NULL;
 	}
 	return handle;
+}
+
+static BackgroundWorkerHandle *
+start_launcher(void)
+{
+	return start_worker("inngest_launcher_main", "inngest_pg launcher",
+						"inngest_pg launcher", (Datum) 0);
 }
 
 void
@@ -369,29 +383,11 @@ fire_schedules(void)
 static BackgroundWorkerHandle *
 start_executor(int slot)
 {
-	BackgroundWorker bgw;
-	BackgroundWorkerHandle *handle;
+	char		name[BGW_MAXLEN];
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher restarts it */
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "inngest_pg");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "inngest_executor_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "inngest_pg executor %d", slot);
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "inngest_pg executor");
-	bgw.bgw_main_arg = Int32GetDatum(slot);
-	bgw.bgw_notify_pid = MyProcPid;
-
-	if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
-	{
-		ereport(WARNING,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("inngest_pg could not start executor %d", slot),
-				 errhint("Raise max_worker_processes: it must leave room for inngest.workers + 2.")));
-		return NULL;
-	}
-	return handle;
+	snprintf(name, sizeof(name), "inngest_pg executor %d", slot);
+	return start_worker("inngest_executor_main", "inngest_pg executor", name,
+						Int32GetDatum(slot));
 }
 
 /*
