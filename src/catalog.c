@@ -636,13 +636,30 @@ catalog_delete_function(const char *id)
 bool
 catalog_lock_extension(void)
 {
-	Oid			extoid = get_extension_oid("inngest_pg", true);
+	/*
+	 * The OID locked last time: pg_extension has no syscache, so this saves
+	 * one catalog scan per transaction.  The scan after the lock is the one
+	 * that counts (the extension may have been dropped, or dropped and
+	 * created again, while we waited); as RangeVarGetRelidExtended does, a
+	 * lock on a stale OID is given back and the current one locked.
+	 */
+	static Oid	extoid = InvalidOid;
 
-	if (!OidIsValid(extoid))
-		return false;
-	LockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
-	/* dropped while we waited for the lock? */
-	return OidIsValid(get_extension_oid("inngest_pg", true));
+	for (;;)
+	{
+		Oid			current;
+
+		if (!OidIsValid(extoid))
+			extoid = get_extension_oid("inngest_pg", true);
+		if (!OidIsValid(extoid))
+			return false;
+		LockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
+		current = get_extension_oid("inngest_pg", true);
+		if (current == extoid)
+			return true;
+		UnlockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
+		extoid = current;
+	}
 }
 
 /* ----------------------------------------------------------------------
