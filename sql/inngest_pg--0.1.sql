@@ -106,6 +106,9 @@ CREATE TABLE inngest.runs (
     blocked_on  pg_catalog.text,        -- concurrency key it waits for a slot of
     queue_at    pg_catalog.timestamptz, -- its place in that key's queue
     depth       pg_catalog.int4 NOT NULL DEFAULT 0, -- its event's depth
+    -- the function's owner, whose rights the run uses and who may see it
+    -- (row-level security below); REASSIGN OWNED moves it with the function
+    owner       pg_catalog.regrole NOT NULL,
     CONSTRAINT runs_status_check CHECK (status IN ('queued', 'running',
         'sleeping', 'waiting', 'completed', 'failed', 'cancelled', 'skipped'))
 ) WITH (fillfactor = 80);
@@ -437,13 +440,37 @@ AS 'MODULE_PATHNAME', 'inngest_cron_next'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 -- ---------------------------------------------------------------------------
--- Privileges
+-- Privileges and row-level security
 -- ---------------------------------------------------------------------------
 
 /*
+ * Two roles every installation shares (roles belong to the cluster, so they
+ * are created only if absent, and outlive DROP EXTENSION):
+ *   inngest_reader  sees every run and step, and reads the definitions and
+ *                   events;
+ *   inngest_admin   also drives every role's runs with tick(), and acts on
+ *                   any run and function as its owner would.
+ * Grant them to the roles that operate the engine, not to applications.
+ */
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles
+                   WHERE rolname OPERATOR(pg_catalog.=) 'inngest_reader') THEN
+        CREATE ROLE inngest_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles
+                   WHERE rolname OPERATOR(pg_catalog.=) 'inngest_admin') THEN
+        CREATE ROLE inngest_admin NOLOGIN IN ROLE inngest_reader;
+    END IF;
+END
+$roles$;
+
+/*
  * Everyone may call the API; the tables are written only by the extension's
- * own C code, which switches to the extension owner for that.  Reading runs
- * and sending events are granted explicitly (see the README).
+ * own C code, which switches to the extension owner for that.  What
+ * applications may read and send is granted explicitly (see the README):
+ * sending is INSERT on the columns an event's sender chooses, never seq or
+ * depth, which the engine owns.
  */
 GRANT USAGE ON SCHEMA inngest TO PUBLIC;
 REVOKE ALL ON inngest.functions, inngest.triggers, inngest.events,
@@ -451,6 +478,24 @@ REVOKE ALL ON inngest.functions, inngest.triggers, inngest.events,
     inngest.wait_keys, inngest.wait_hits, inngest.flow_state,
     inngest.idempotency_keys, inngest.schedules, inngest.cancel_requests
     FROM PUBLIC;
+GRANT SELECT ON inngest.functions, inngest.triggers, inngest.schedules,
+    inngest.events, inngest.runs, inngest.steps TO inngest_reader;
+
+/*
+ * A role sees the runs of the functions it owns (or has the privileges of
+ * the owner of), and their steps; inngest_reader and inngest_admin see all.
+ * The engine's own statements run as the extension owner, the tables'
+ * owner, to whom the policies do not apply: they cost the hot path nothing.
+ * The reader test is an InitPlan, evaluated once per query, not per row.
+ */
+ALTER TABLE inngest.runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE inngest.steps ENABLE ROW LEVEL SECURITY;
+CREATE POLICY runs_owner ON inngest.runs FOR SELECT
+    USING (pg_catalog.pg_has_role(owner, 'USAGE')
+           OR (SELECT pg_catalog.pg_has_role('inngest_reader', 'USAGE')));
+CREATE POLICY steps_owner ON inngest.steps FOR SELECT
+    USING (EXISTS (SELECT FROM inngest.runs r
+                   WHERE r.id OPERATOR(pg_catalog.=) run_id));
 
 /*
  * pg_dump dumps the rows of every table and the values of the identity

@@ -135,11 +135,13 @@ inngest_attempt(PG_FUNCTION_ARGS)
 }
 
 /*
- * The function of a run, after checking that the caller may act on it
- * (as its owner, or a member of the owner role, or as the extension owner
- * if that role was dropped; a superuser for runs of deleted functions).
- * Errors if the run does not exist.  SPI connected, as the extension
- * owner; caller is the calling role.
+ * The function of a run, after checking that the caller may act on it: as
+ * the run's owner (or a role with its privileges), an admin, or the
+ * extension owner if that role was dropped.  A run the caller may not see
+ * (row-level security of inngest.runs) is reported as not existing, as a
+ * SELECT would show it; a reader who sees it but may not act is refused
+ * without naming whose it is.  SPI connected, as the extension owner;
+ * caller is the calling role.
  */
 static char *
 run_function_checked(int64 run_id, Oid caller, Jsonb **event)
@@ -149,30 +151,31 @@ run_function_checked(int64 run_id, Oid caller, Jsonb **event)
 	int			ret;
 	bool		isnull;
 	char	   *function_id;
-	Datum		owner;
+	Oid			owner;
 
-	ret = SPI_execute_with_args("SELECT r.function_id, f.owner::pg_catalog.oid, r.event "
-								"FROM inngest.runs r LEFT JOIN inngest.functions f "
-								"ON f.id = r.function_id WHERE r.id = $1",
+	ret = SPI_execute_with_args("SELECT function_id, owner::pg_catalog.oid, event "
+								"FROM inngest.runs WHERE id = $1",
 								1, types, values, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read run %lld", (long long) run_id);
-	if (SPI_processed == 0)
+	owner = SPI_processed == 0 ? InvalidOid :
+		DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 2, &isnull));
+	if (SPI_processed == 0 ||
+		(!catalog_may_act_as_owner(caller, owner) && !inngest_is_reader(caller)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("run %lld does not exist", (long long) run_id)));
+	if (!catalog_may_act_as_owner(caller, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for run %lld", (long long) run_id),
+				 errhint("Only the owner of the run's function, a role with its privileges, or a member of inngest_admin may act on it.")));
 	function_id = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
 													SPI_tuptable->tupdesc, 1, &isnull));
-	owner = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	if (event)
 		*event = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 3, &isnull));
-	if (isnull ? !superuser_arg(caller) :
-		!catalog_may_act_as_owner(caller, DatumGetObjectId(owner)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of inngest function \"%s\" to act on run %lld",
-						function_id, (long long) run_id)));
 	return function_id;
 }
 

@@ -342,12 +342,15 @@ check_handler(Oid handler)
 	AclResult	aclresult;
 	bool		ok;
 
+	Oid			nsp;
+
 	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
 	if (!HeapTupleIsValid(tp))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("handler function with OID %u does not exist", handler)));
 	proc = (Form_pg_proc) GETSTRUCT(tp);
+	nsp = proc->pronamespace;
 	ok = proc->prokind == PROKIND_FUNCTION &&
 		proc->pronargs == 1 &&
 		proc->proargtypes.values[0] == JSONBOID &&
@@ -362,14 +365,53 @@ check_handler(Oid handler)
 						format_procedure(handler)),
 				 errdetail("A handler must be a function (event jsonb) RETURNS jsonb.")));
 
+	/* as if it were called by name: a handler given by OID is no way round */
+	aclresult = pg_namespace_aclcheck(nsp, GetUserId(), ACL_USAGE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_SCHEMA, get_namespace_name(nsp));
 	aclresult = pg_proc_aclcheck(handler, GetUserId(), ACL_EXECUTE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(handler));
 }
 
 /*
+ * What the creator's function will receive and who may invoke it: a
+ * function with event triggers or cancelOn rules reads events, so its
+ * owner needs SELECT on inngest.events (the fan-out checks again at each
+ * event, in case it was revoked); the roles "invokers" names must exist.
+ */
+static void
+check_access(FunctionConfig *fc, Oid caller)
+{
+	ListCell   *lc;
+
+	if (fc->receives &&
+		pg_class_aclcheck(get_relname_relid("events", get_namespace_oid("inngest", false)),
+						  caller, ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to receive events: role %s may not read inngest.events",
+						GetUserNameFromId(caller, false)),
+				 errdetail("Inngest function \"%s\" has event triggers or cancelOn rules, and receives the events it matches.",
+						   fc->id),
+				 errhint("GRANT SELECT ON inngest.events TO %s;",
+						 GetUserNameFromId(caller, false))));
+	foreach(lc, fc->invokers)
+	{
+		const char *name = lfirst(lc);
+
+		if (strcmp(name, "PUBLIC") != 0 && !OidIsValid(get_role_oid(name, true)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("role \"%s\" in configuration key \"invokers\" does not exist",
+							name)));
+	}
+}
+
+/*
  * Whether caller may act as the owner of a function that owner owns: with
- * the privileges of that role (superusers always may).  A function whose
+ * the privileges of that role, or as an admin (inngest_is_admin:
+ * superusers, inngest_admin).  A function whose
  * owner was dropped (by DROP ROLE in a backend that had not loaded the
  * library, see roles.c) belongs to nobody: the extension owner, who could
  * write inngest.functions directly anyway, and the roles with its
@@ -378,10 +420,37 @@ check_handler(Oid handler)
 bool
 catalog_may_act_as_owner(Oid caller, Oid owner)
 {
-	if (has_privs_of_role(caller, owner))
+	if (has_privs_of_role(caller, owner) || inngest_is_admin(caller))
 		return true;
 	return !inngest_role_exists(owner) &&
 		has_privs_of_role(caller, inngest_schema_owner());
+}
+
+/*
+ * Whether the functions of role may invoke fn (step_invoke), whose run
+ * then runs with the rights of fn's owner and returns its output to the
+ * caller: role has the privileges of fn's owner, or is an admin, or fn's
+ * "invokers" names a role it has the privileges of (or PUBLIC).
+ */
+bool
+catalog_may_invoke(Oid role, InngestFunction *fn)
+{
+	ListCell   *lc;
+
+	if (has_privs_of_role(role, fn->owner) || inngest_is_admin(role))
+		return true;
+	foreach(lc, fn->invokers)
+	{
+		const char *name = lfirst(lc);
+		Oid			invoker;
+
+		if (strcmp(name, "PUBLIC") == 0)
+			return true;
+		invoker = get_role_oid(name, true);
+		if (OidIsValid(invoker) && has_privs_of_role(role, invoker))
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -516,6 +585,7 @@ catalog_create_function(Jsonb *config, Oid handler)
 
 	config_parse(config, &fc);
 	check_handler(handler);
+	check_access(&fc, caller);
 
 	/*
 	 * The handler will run with the creator's search_path, whoever drives

@@ -37,6 +37,7 @@ extern bool catalog_lock_extension(void);
 extern char *catalog_create_function(Jsonb *config, Oid handler);
 extern void catalog_delete_function(const char *id);
 extern bool catalog_may_act_as_owner(Oid caller, Oid owner);
+extern bool catalog_may_invoke(Oid role, InngestFunction *fn);
 
 extern List *catalog_functions_owned_by(Oid role, int max, int64 *total);
 extern uint64 catalog_reassign_functions(List *roles, Oid new_owner);

@@ -38,7 +38,7 @@
 static const char *const known_keys[] = {
 	"id", "name", "triggers", "event", "if", "cron", "retries", "cancelOn", "timeouts",
 	"concurrency", "throttle", "rateLimit", "debounce", "batchEvents",
-	"priority", "idempotency", "singleton"
+	"priority", "idempotency", "singleton", "invokers"
 };
 
 /* The keys of the objects inside a configuration, NULL-terminated */
@@ -47,6 +47,7 @@ static const char *const cancel_keys[] = {"event", "match", "if", "timeout", NUL
 static const char *const timeout_keys[] = {"start", "finish", NULL};
 
 #define INNGEST_MAX_CANCEL_ON 5
+#define INNGEST_MAX_INVOKERS 32
 
 static bool config_get_key(JsonbContainer *obj, const char *key, JsonbValue *out);
 static void config_wrong_type(const char *key, const char *expected,
@@ -54,6 +55,7 @@ static void config_wrong_type(const char *key, const char *expected,
 static void config_unknown_key(const char *key, const char *hint)
 			pg_attribute_noreturn();
 static Interval *config_parse_duration(JsonbValue *v, const char *key);
+static List *parse_invokers(JsonbValue *v);
 
 /* ----------------------------------------------------------------------
  * Helpers
@@ -171,7 +173,7 @@ check_top_level_keys(Jsonb *config)
 				break;
 		if (i < lengthof(known_keys))
 			continue;
-		config_unknown_key(key, "Valid keys are id, name, triggers (or event and if, or cron), retries, cancelOn, timeouts, concurrency, throttle, rateLimit, debounce, batchEvents, priority, idempotency and singleton.");
+		config_unknown_key(key, "Valid keys are id, name, triggers (or event and if, or cron), retries, cancelOn, timeouts, concurrency, throttle, rateLimit, debounce, batchEvents, priority, idempotency, singleton and invokers.");
 	}
 }
 
@@ -932,7 +934,10 @@ config_parse_run_options(Jsonb *config, InngestFunction *fn)
 	JsonbValue	v;
 
 	fn->cancel_on = NIL;
+	fn->invokers = NIL;
 	fn->timeout_start = fn->timeout_finish = NULL;
+	if (config_get_key(&config->root, "invokers", &v) && v.type != jbvNull)
+		fn->invokers = parse_invokers(&v);
 	if (config_get_key(&config->root, "cancelOn", &v) && v.type != jbvNull)
 		fn->cancel_on = parse_cancel_on(&v);
 	if (config_get_key(&config->root, "timeouts", &v) && v.type != jbvNull)
@@ -940,6 +945,49 @@ config_parse_run_options(Jsonb *config, InngestFunction *fn)
 	fn->flow = parse_flow(config, fn->cancel_on != NIL);
 }
 
+
+/*
+ * "invokers": the roles whose functions may invoke this one (step_invoke),
+ * besides its owner's own (and those of roles with its privileges):
+ * role names, or "PUBLIC" for every role.  Names are kept as written and
+ * resolved at each invoke, so a dropped or renamed role grants nothing.
+ * Whether the roles exist is the catalog's check (catalog.c).
+ */
+static List *
+parse_invokers(JsonbValue *v)
+{
+	List	   *names = NIL;
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		config_wrong_type("invokers", "an array of role names", v);
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		char	   *key;
+
+		if (tok != WJB_ELEM)
+			continue;
+		key = psprintf("invokers[%d]", list_length(names));
+		if (list_length(names) >= INNGEST_MAX_INVOKERS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("configuration key \"invokers\" has more than %d entries",
+							INNGEST_MAX_INVOKERS),
+					 errhint("Grant one role to the invoking roles and list that role.")));
+		if (elem.type != jbvString)
+			config_wrong_type(key, "a role name", &elem);
+		if (elem.val.string.len == 0 || elem.val.string.len >= NAMEDATALEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("configuration key \"%s\" must be a role name of 1 to %d bytes",
+							key, NAMEDATALEN - 1)));
+		names = lappend(names, pnstrdup(elem.val.string.val, elem.val.string.len));
+	}
+	return names;
+}
 
 /* "retries": an integer from 0 to INNGEST_MAX_RETRIES */
 static int
@@ -997,4 +1045,12 @@ config_parse(Jsonb *config, FunctionConfig *out)
 
 	out->triggers = parse_triggers(config);
 	config_parse_run_options(config, &options);
+	out->invokers = options.invokers;
+	out->receives = options.cancel_on != NIL;
+	{
+		ListCell   *lc;
+
+		foreach(lc, out->triggers)
+			out->receives |= ((TriggerConfig *) lfirst(lc))->event != NULL;
+	}
 }

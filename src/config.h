@@ -89,6 +89,7 @@ typedef struct InngestFunction
 	int			retries;
 	char	   *search_path;	/* handlers and steps run with it */
 	List	   *cancel_on;		/* CancelRule list */
+	List	   *invokers;		/* role names (char *) that may invoke it */
 	Interval   *timeout_start;	/* timeouts.start, or NULL */
 	Interval   *timeout_finish; /* timeouts.finish, or NULL */
 	FlowConfig *flow;			/* flow control, or NULL */
@@ -110,6 +111,8 @@ typedef struct FunctionConfig
 	char	   *name;
 	int			retries;
 	List	   *triggers;		/* TriggerConfig list */
+	List	   *invokers;		/* "invokers": role names */
+	bool		receives;		/* has event triggers or cancelOn rules */
 } FunctionConfig;
 
 extern void config_parse(Jsonb *config, FunctionConfig *out);

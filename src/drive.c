@@ -246,10 +246,11 @@ end_drive(RunState *run)
  * Claim the next due run and drive it as far as it can go now.  Must be
  * called in a transaction with SPI connected, as the extension owner.
  * Returns false when no run is due, or while a dump is being restored (a
- * restored run may not have its memo yet: restore.c).
+ * restored run may not have its memo yet: restore.c).  driver: see
+ * runs_claim_next (tick() by a role that is not an admin).
  */
 bool
-drive_run_next(bool commit_steps)
+drive_run_next(bool commit_steps, Oid driver)
 {
 	ClaimedRun	claim;
 	TimestampTz now = inngest_clock();
@@ -264,7 +265,7 @@ drive_run_next(bool commit_steps)
 	/* a drive's checkpoint starts a transaction: look again in each */
 	if (restore_in_progress())
 		return false;
-	if (!runs_claim_next(now, &claim))
+	if (!runs_claim_next(now, driver, &claim))
 	{
 		last_claim_horizon = now;
 		return false;
@@ -305,6 +306,9 @@ drive_run_next(bool commit_steps)
 
 	end_drive(run);
 	drive_forget_claim();
+	/* nothing the run's code left in a worker's session reaches the next */
+	if (commit_steps)
+		inngest_reset_worker_session();
 	return true;
 }
 
@@ -335,6 +339,25 @@ drive_claimed_run(int *attempt)
  * Driving
  * ----------------------------------------------------------------------
  */
+
+/*
+ * After the run's handler or a step returned: the run's driver lock is
+ * still this session's (runs_keep_driver).  If user code released it and
+ * another session took it, this drive stops and rolls back; the other
+ * session drives the run, so there is no failed attempt to count here.
+ */
+static void
+keep_driver_lock(RunState *run)
+{
+	if (runs_keep_driver(run->run_id))
+		return;
+	claimed_run_id = 0;
+	ereport(ERROR,
+			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+			 errmsg("run %lld is being driven by another session",
+					(long long) run->run_id),
+			 errdetail("A handler or step of the run released the run's driver lock (pg_advisory_unlock_all()).")));
+}
 
 /*
  * After a step: a worker commits (the checkpoint) and starts the next
@@ -480,6 +503,7 @@ run_step(Replay *rp)
 		ErrorData  *edata = NULL;
 		TimestampTz started;
 		TimestampTz limit;
+		StepResult	result;
 
 		/*
 		 * tick() holds the run for its whole transaction: a cancel asked
@@ -505,7 +529,9 @@ run_step(Replay *rp)
 		}
 
 		started = inngest_clock();
-		switch (stepexec_run(rp, limit, &output, &edata))
+		result = stepexec_run(rp, limit, &output, &edata);
+		keep_driver_lock(run);
+		switch (result)
 		{
 			case STEP_DONE:
 				record_step(rp, output, started);
@@ -550,6 +576,7 @@ drive(Replay *rp)
 			return;
 
 		result = replay_invoke(rp, &output, &edata);
+		keep_driver_lock(run);
 
 		if (rp->fatal != NULL)
 		{
@@ -629,6 +656,12 @@ drive_begin_transaction(void)
  * schedules, claim and drive runs until none is due (including runs this
  * work created) or max_runs have been advanced.  Returns the number of
  * runs advanced; none while another session is restoring a dump.
+ *
+ * An admin (inngest_is_admin) drives every role's runs, as the workers
+ * do.  Anyone else drives only the runs and schedules of functions whose
+ * owner they have the privileges of: their own clock (inngest.fake_now,
+ * which only a superuser or a role granted SET on it may set) and their
+ * statement_timeout then touch nobody else's runs.
  */
 int
 drive_tick(int max_runs)
@@ -637,6 +670,8 @@ drive_tick(int max_runs)
 	int			save_sec;
 	int			count = 0;
 	int			promotions = 0;
+	Oid			caller = GetUserId();
+	Oid			driver;
 
 	if (replay_in_progress())
 		ereport(ERROR,
@@ -653,9 +688,10 @@ drive_tick(int max_runs)
 	inngest_spi_connect();
 	inngest_become_owner(&save_userid, &save_sec);
 	(void) catalog_lock_extension();
+	driver = inngest_is_admin(caller) ? InvalidOid : caller;
 
 	/* cron schedules due by inngest.now() start their runs */
-	if (schedules_fire(inngest_clock(), 1000) > 0)
+	if (schedules_fire(inngest_clock(), 1000, driver) > 0)
 		CommandCounterIncrement();
 
 	(void) drive_begin_transaction();
@@ -663,7 +699,7 @@ drive_tick(int max_runs)
 	while (max_runs <= 0 || count < max_runs)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (!drive_run_next(false))
+		if (!drive_run_next(false, driver))
 		{
 			/* matches left for runs that were busy may make some due */
 			if (lifecycle_apply_deferred() > 0)

@@ -20,7 +20,7 @@
  */
 #define DRIVE_BATCH_MAX_MS		20
 
-extern bool drive_run_next(bool commit_steps);
+extern bool drive_run_next(bool commit_steps, Oid driver);
 extern bool drive_begin_transaction(void);
 extern int	drive_tick(int max_runs);
 extern TimestampTz drive_next_wake(void);

@@ -33,12 +33,14 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -89,6 +91,13 @@ typedef struct FanOut
 	int			waited_cap;
 	Datum	   *waited_names;
 	Datum	   *waited_events;
+	Datum	   *waited_about;	/* oid: the run a system event reports on */
+	Oid			about;			/* the source's (EventSource.about) */
+	Oid			relid;			/* inngest.events */
+	/* what may_receive found for the last function owner it looked at */
+	Oid			last_owner;
+	bool		last_may_read;
+	bool		last_rls;
 } FanOut;
 
 /* The event trigger's source: the statement's transition table */
@@ -150,7 +159,12 @@ dedup_events(Datum *ids, Datum *seqs, int count, int64 **accepted)
 	Datum		values[4];
 	uint64		n;
 	uint64		i;
-	TimestampTz now = inngest_clock();
+
+	/*
+	 * The real clock, not inngest.fake_now: ids are shared by every role,
+	 * and a test session's clock in 2099 must not hold an id for 75 years.
+	 */
+	TimestampTz now = GetCurrentTimestamp();
 
 	values[0] = PointerGetDatum(construct_array(ids, count, TEXTOID, -1, false,
 												TYPALIGN_INT));
@@ -349,7 +363,8 @@ flush(FanOut *fo)
 
 	if (fo->nwaited > 0)
 	{
-		foreach(lc, waits_find_hits(fo->waited_names, fo->waited_events, fo->nwaited))
+		foreach(lc, waits_find_hits(fo->waited_names, fo->waited_events,
+									fo->waited_about, fo->nwaited, fo->relid))
 		{
 			WaitHit    *hit = lfirst(lc);
 
@@ -405,13 +420,103 @@ too_deep(int depth)
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
+/* inngest.events */
+static Oid
+events_relid(void)
+{
+	return get_relname_relid("events", get_namespace_oid("inngest", false));
+}
+
+/*
+ * Whether role may receive events (a trigger or a wait on an event name):
+ * it must be able to read them, so SELECT on inngest.events.
+ */
+bool
+events_may_subscribe(Oid role)
+{
+	return pg_class_aclcheck(events_relid(), role, ACL_SELECT) == ACLCHECK_OK;
+}
+
+/*
+ * A step's sendEvent: its run's role needs the INSERT right on the
+ * columns a sender chooses, as for an INSERT of its own.  The event is
+ * then stored by the extension (events_publish), with depth and seq the
+ * engine's.
+ */
+void
+events_check_sender(Oid role, const char *event_name, const char *function_id)
+{
+	Oid			relid = events_relid();
+	char	   *rolename = GetUserNameFromId(role, true);
+
+	/* the table's right (superusers have it), or the columns' */
+	if (pg_class_aclcheck(relid, role, ACL_INSERT) == ACLCHECK_OK)
+		return;
+	if (pg_attribute_aclcheck(relid, get_attnum(relid, "name"), role, ACL_INSERT) == ACLCHECK_OK &&
+		pg_attribute_aclcheck(relid, get_attnum(relid, "data"), role, ACL_INSERT) == ACLCHECK_OK)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to send event \"%s\"", event_name),
+			 errdetail("Role %s, which inngest function \"%s\" runs as, may not insert into inngest.events.",
+					   rolename ? rolename : "?", function_id),
+			 errhint("GRANT INSERT (id, name, data, ts) ON inngest.events TO the function's owner.")));
+}
+
+/*
+ * Whether the event may start a run of fn (or resolve a wait of its run):
+ * fn's owner must be able to read it.  That is SELECT on inngest.events;
+ * with row-level security enabled on inngest.events for that role, the
+ * row must be visible to it; and a system event about a run is received
+ * only by roles that may see that run (its owner's, or inngest_reader).
+ * The last owner's rights are remembered: a batch's events mostly go to
+ * the same functions.
+ */
+static bool
+may_receive(FanOut *fo, Oid owner, EventRow *row)
+{
+	if (owner != fo->last_owner)
+	{
+		fo->last_owner = owner;
+		fo->last_may_read = pg_class_aclcheck(fo->relid, owner, ACL_SELECT) == ACLCHECK_OK;
+		fo->last_rls = fo->last_may_read &&
+			check_enable_rls(fo->relid, owner, true) == RLS_ENABLED;
+	}
+	if (!fo->last_may_read)
+		return false;
+	if (OidIsValid(fo->about) && !has_privs_of_role(owner, fo->about) &&
+		!inngest_is_reader(owner))
+		return false;
+	if (fo->last_rls)
+	{
+		static SPIPlanPtr visible_plan = NULL;
+		static const Oid types[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(row->seq)};
+		Oid			save_userid;
+		int			save_sec;
+		uint64		n;
+
+		/* the policies decide, evaluated as the owner */
+		GetUserIdAndSecContext(&save_userid, &save_sec);
+		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		n = inngest_run_plan(&visible_plan,
+							 "SELECT FROM inngest.events WHERE seq = $1",
+							 1, types, values, NULL, SPI_OK_SELECT);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		if (n == 0)
+			return false;
+	}
+	return true;
+}
+
 /*
  * Start a run of each function whose trigger matches the event, at the
  * event's depth; beyond inngest.max_depth the runs are created skipped,
  * so that functions triggering each other cannot loop forever.
  */
 static void
-start_runs(FanOut *fo, List *triggers, Jsonb *event, int depth)
+start_runs(FanOut *fo, List *triggers, EventRow *row, Jsonb *event, int depth)
 {
 	InngestFunction *started = NULL;
 	ListCell   *lc;
@@ -428,6 +533,8 @@ start_runs(FanOut *fo, List *triggers, Jsonb *event, int depth)
 		if (fn == started)
 			continue;
 		if (trig->condition != NULL && !expr_match(trig->condition, event, NULL))
+			continue;
+		if (!may_receive(fo, fn->owner, row))
 			continue;
 		started = fn;
 		if (depth > inngest_max_depth)
@@ -495,14 +602,17 @@ dispatch_events(EventSource *src, FanOut *fo)
 											sizeof(Datum) * fo->waited_cap);
 				fo->waited_events = repalloc(fo->waited_events,
 											 sizeof(Datum) * fo->waited_cap);
+				fo->waited_about = repalloc(fo->waited_about,
+											sizeof(Datum) * fo->waited_cap);
 			}
 			fo->waited_names[fo->nwaited] =
 				PointerGetDatum(DatumGetTextPCopy(PointerGetDatum(row.name)));
 			fo->waited_events[fo->nwaited] = JsonbPGetDatum(event);
+			fo->waited_about[fo->nwaited] = ObjectIdGetDatum(fo->about);
 			fo->nwaited++;
 		}
 		(void) runs_set_depth(row.depth);
-		start_runs(fo, triggers, event, row.depth);
+		start_runs(fo, triggers, &row, event, row.depth);
 		if (fo->nwaited >= FAN_OUT_BATCH)
 			flush(fo);
 	}
@@ -534,6 +644,10 @@ events_fan_out(EventSource *src)
 	fo.waited_cap = 16;
 	fo.waited_names = palloc(sizeof(Datum) * fo.waited_cap);
 	fo.waited_events = palloc(sizeof(Datum) * fo.waited_cap);
+	fo.waited_about = palloc(sizeof(Datum) * fo.waited_cap);
+	fo.about = src->about;
+	fo.relid = events_relid();
+	fo.last_owner = InvalidOid;
 	slots_ingest_begin();
 	dispatch_events(src, &fo);
 
@@ -602,6 +716,7 @@ inngest_events_trigger(PG_FUNCTION_ARGS)
 	src.base.next = transition_next;
 	src.base.rescan = transition_rescan;
 	src.base.system = false;
+	src.base.about = InvalidOid;
 	src.store = trigdata->tg_newtable;
 	src.slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	event_columns(desc, &src.col);
@@ -706,7 +821,7 @@ store_event(text *name, Jsonb *data, TimestampTz ts, int depth)
 }
 
 static int64
-publish(const char *name, Jsonb *data, bool system, int depth)
+publish(const char *name, Jsonb *data, bool system, int depth, Oid about)
 {
 	OneEvent	one;
 
@@ -714,6 +829,7 @@ publish(const char *name, Jsonb *data, bool system, int depth)
 	one.base.next = one_next;
 	one.base.rescan = one_rescan;
 	one.base.system = system;
+	one.base.about = about;
 	one.row.name = cstring_to_text(name);
 	one.row.data = JsonbPGetDatum(data);
 	one.row.id = NULL;
@@ -734,16 +850,18 @@ publish(const char *name, Jsonb *data, bool system, int depth)
 int64
 events_publish(const char *name, Jsonb *data, int depth)
 {
-	return publish(name, data, false, depth);
+	return publish(name, data, false, depth, InvalidOid);
 }
 
 /*
  * The same for a system event (inngest/function.finished, ...): it is not
  * held to inngest.max_event_size, since it carries a run's event and
  * output, each within their own limits, and must never fail that run.
+ * about: the owner of that run (InvalidOid if its function is gone): only
+ * roles that may see the run receive the event (may_receive).
  */
 int64
-events_publish_system(const char *name, Jsonb *data, int depth)
+events_publish_system(const char *name, Jsonb *data, int depth, Oid about)
 {
-	return publish(name, data, true, depth);
+	return publish(name, data, true, depth, about);
 }

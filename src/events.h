@@ -35,10 +35,16 @@ struct EventSource
 	bool		(*next) (EventSource *src, EventRow *row);
 	void		(*rescan) (EventSource *src);
 	bool		system;			/* the extension's own: no size limit */
+	Oid			about;			/* a system event: the owner of the run it
+								 * reports on; else InvalidOid */
 };
 
 extern void events_fan_out(EventSource *src);
+extern void events_check_sender(Oid role, const char *event_name,
+								const char *function_id);
+extern bool events_may_subscribe(Oid role);
 extern int64 events_publish(const char *name, Jsonb *data, int depth);
-extern int64 events_publish_system(const char *name, Jsonb *data, int depth);
+extern int64 events_publish_system(const char *name, Jsonb *data, int depth,
+								   Oid about);
 
 #endif							/* INNGEST_EVENTS_H */

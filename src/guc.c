@@ -206,10 +206,10 @@ guc_define(void)
 
 	DefineCustomStringVariable("inngest.fake_now",
 							   "Overrides the clock inngest_pg uses for every time decision (for tests).",
-							   "Empty means the real clock.",
+							   "Empty means the real clock. Only superusers and roles granted SET on this parameter may change it: it decides when other roles' sleeps end and waits time out.",
 							   &inngest_fake_now_string,
 							   "",
-							   PGC_USERSET,
+							   PGC_SUSET,
 							   0,
 							   check_fake_now, assign_fake_now, NULL);
 

@@ -36,6 +36,10 @@
 #define ERRCODE_INNGEST_NON_RETRIABLE	MAKE_SQLSTATE('I','G','0','0','1')
 #define ERRCODE_INNGEST_STEP_DISCOVERED MAKE_SQLSTATE('I','G','9','0','0')
 
+/* The roles the extension creates (sql/inngest_pg--0.1.sql) */
+#define INNGEST_ADMIN_ROLE			"inngest_admin"
+#define INNGEST_READER_ROLE			"inngest_reader"
+
 /*
  * Field4 of the advisory lock tags we take (users' advisory locks use 1 and
  * 2).  doc/design.md, "Locking", says who takes which and in what order.

@@ -242,12 +242,21 @@ lifecycle_invoke(RunState *run, const char *step_id, const char *function_id,
 	int64		callee;
 	ArrayType  *path;
 	int			i;
+	InngestFunction *fn;
 
 	catalog_refresh();
-	if (catalog_lookup_function(function_id) == NULL)
+	fn = catalog_lookup_function(function_id);
+	if (fn == NULL)
 	{
 		lifecycle_fail(run, jsonb_error_message(ERRCODE_UNDEFINED_OBJECT,
 												psprintf("step \"%s\" invokes inngest function \"%s\", which does not exist",
+														 step_id, function_id)));
+		return;
+	}
+	if (!catalog_may_invoke(run->owner, fn))
+	{
+		lifecycle_fail(run, jsonb_error_message(ERRCODE_INSUFFICIENT_PRIVILEGE,
+												psprintf("permission denied for step \"%s\" to invoke inngest function \"%s\"",
 														 step_id, function_id)));
 		return;
 	}
@@ -392,7 +401,7 @@ announce_end(RunState *run, bool ended, const char *event_name,
 	(void) events_publish_system(event_name,
 								 system_event_data(run->function_id, run->run_id,
 												   run->event, key, value),
-								 run->depth + 1);
+								 run->depth + 1, run->owner);
 }
 
 /* The handler returned output: the run completes, with its own writes */
@@ -439,9 +448,10 @@ cancel_locked(int64 run_id, const char *reason)
 	char	   *function_id;
 	Jsonb	   *event;
 	int			depth;
+	Oid			owner;
 	JsonbParseState *state = NULL;
 
-	(void) runs_cancel(run_id, &function_id, &event, &depth);
+	(void) runs_cancel(run_id, &function_id, &event, &depth, &owner);
 	(void) runs_take_cancel_request(run_id);
 	waits_forget_run(run_id);
 	if (tracked_run != NULL && tracked_run->run_id == run_id)
@@ -455,7 +465,7 @@ cancel_locked(int64 run_id, const char *reason)
 	jsonb_push_string(&state, "reason", reason, strlen(reason));
 	(void) events_publish_system("inngest/function.cancelled",
 								 JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)),
-								 depth + 1);
+								 depth + 1, owner);
 }
 
 /*

@@ -351,7 +351,9 @@ replay_invoke(Replay *rp, Jsonb **output, ErrorData **edata)
 		SetUserIdAndSecContext(run->owner,
 							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
-		nestlevel = inngest_push_search_path(run->search_path);
+		/* what the handler sets is undone when it returns */
+		nestlevel = inngest_begin_user_code();
+		(void) inngest_push_search_path(run->search_path);
 		PushActiveSnapshot(GetTransactionSnapshot());
 
 		InitFunctionCallInfoData(*fcinfo, &rp->flinfo, 1, InvalidOid, NULL, NULL);
@@ -363,7 +365,7 @@ replay_invoke(Replay *rp, Jsonb **output, ErrorData **edata)
 		rp->in_handler = false;
 
 		PopActiveSnapshot();
-		inngest_pop_search_path(nestlevel);
+		inngest_end_user_code(nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec);
 
 		if (rp->discovered)

@@ -206,9 +206,18 @@ after_role_command(Node *stmt, List *dropped)
 		case T_ReassignOwnedStmt:
 			{
 				ReassignOwnedStmt *ro = (ReassignOwnedStmt *) stmt;
+				List	   *from = role_oids(ro->roles);
+				Oid			to = get_rolespec_oid(ro->newrole, false);
+				Oid			save_userid;
+				int			save_sec;
 
-				(void) catalog_reassign_functions(role_oids(ro->roles),
-												  get_rolespec_oid(ro->newrole, false));
+				(void) catalog_reassign_functions(from, to);
+				/* their runs follow, for row-level security and rights */
+				inngest_spi_connect();
+				inngest_become_owner(&save_userid, &save_sec);
+				(void) runs_reassign(from, to);
+				inngest_restore_user(save_userid, save_sec);
+				SPI_finish();
 				break;
 			}
 		case T_DropOwnedStmt:

@@ -33,6 +33,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "guc.h"
 #include "runs.h"
 #include "spiutil.h"
@@ -55,15 +56,23 @@
  */
 #define CREATE_RUNS_SQL \
 	"INSERT INTO inngest.runs (function_id, event, status, wake_at, " \
-	"created_at, active_key, blocked_on, queue_at, depth) " \
+	"created_at, active_key, blocked_on, queue_at, depth, owner) " \
 	"SELECT u.f, u.e, 'queued', CASE WHEN u.b IS NULL THEN u.w END, $6, " \
-	"u.a, u.b, CASE WHEN u.b IS NOT NULL THEN u.w END, u.d " \
+	"u.a, u.b, CASE WHEN u.b IS NOT NULL THEN u.w END, u.d, u.o " \
 	"FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), " \
 	"pg_catalog.unnest($2::pg_catalog.jsonb[]), " \
 	"pg_catalog.unnest($3::pg_catalog.timestamptz[]), " \
 	"pg_catalog.unnest($4::pg_catalog.text[]), " \
 	"pg_catalog.unnest($5::pg_catalog.text[]), " \
-	"pg_catalog.unnest($7::pg_catalog.int4[])) AS u(f, e, w, b, a, d)"
+	"pg_catalog.unnest($7::pg_catalog.int4[]), " \
+	"pg_catalog.unnest($8::pg_catalog.oid[])) AS u(f, e, w, b, a, d, o)"
+
+/*
+ * The owner of a new run, for the statements that create one run: the
+ * owner of its function, at this moment (REASSIGN OWNED moves it later)
+ */
+#define FUNCTION_OWNER_SQL \
+	"(SELECT f.owner FROM inngest.functions f WHERE f.id OPERATOR(pg_catalog.=) $1)"
 
 /* Prepared statements, kept for the backend's life */
 typedef struct RunsPlans
@@ -74,6 +83,8 @@ typedef struct RunsPlans
 	SPIPlanPtr	gather_debounce;
 	SPIPlanPtr	gather_batch;
 	SPIPlanPtr	claim;
+	SPIPlanPtr	claim_own;
+	SPIPlanPtr	reassign;
 	SPIPlanPtr	clear_flow_marks;
 	SPIPlanPtr	mark_running;
 	SPIPlanPtr	status;
@@ -181,6 +192,7 @@ runs_new_batch(int cap)
 	batch->active_key = palloc(sizeof(Datum) * batch->cap);
 	batch->active_null = palloc(sizeof(bool) * batch->cap);
 	batch->depth = palloc(sizeof(Datum) * batch->cap);
+	batch->owners = palloc(sizeof(Datum) * batch->cap);
 	return batch;
 }
 
@@ -196,6 +208,7 @@ grow_batch(NewRuns *batch)
 	batch->active_key = repalloc(batch->active_key, sizeof(Datum) * batch->cap);
 	batch->active_null = repalloc(batch->active_null, sizeof(bool) * batch->cap);
 	batch->depth = repalloc(batch->depth, sizeof(Datum) * batch->cap);
+	batch->owners = repalloc(batch->owners, sizeof(Datum) * batch->cap);
 }
 
 /*
@@ -207,12 +220,18 @@ void
 runs_add(NewRuns *batch, const char *function_id, Jsonb *event,
 		 TimestampTz wake_at, const char *blocked_on, const char *active_key)
 {
+	InngestFunction *fn = catalog_lookup_function(function_id);
 	int			i;
 
+	/* runs are created only for functions that exist (the cache is fresh) */
+	if (fn == NULL)
+		elog(ERROR, "inngest function \"%s\" is not in the function cache",
+			 function_id);
 	if (batch->n == batch->cap)
 		grow_batch(batch);
 	i = batch->n++;
 	batch->function_ids[i] = CStringGetTextDatum(function_id);
+	batch->owners[i] = ObjectIdGetDatum(fn->owner);
 	batch->events[i] = JsonbPGetDatum(event);
 	batch->wake_at[i] = TimestampTzGetDatum(wake_at);
 	batch->blocked_on[i] = blocked_on ? CStringGetTextDatum(blocked_on) : (Datum) 0;
@@ -242,10 +261,10 @@ text_array(Datum *values, bool *nulls, int n)
 uint64
 runs_create(NewRuns *batch, bool returning)
 {
-	static const Oid types[7] = {TEXTARRAYOID, JSONBARRAYOID,
+	static const Oid types[8] = {TEXTARRAYOID, JSONBARRAYOID,
 	TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID,
-	INT4ARRAYOID};
-	Datum		values[7];
+	INT4ARRAYOID, OIDARRAYOID};
+	Datum		values[8];
 	uint64		n;
 
 	if (batch->n == 0)
@@ -262,13 +281,15 @@ runs_create(NewRuns *batch, bool returning)
 	values[5] = TimestampTzGetDatum(inngest_clock());
 	values[6] = PointerGetDatum(construct_array(batch->depth, batch->n,
 												INT4OID, 4, true, TYPALIGN_INT));
+	values[7] = PointerGetDatum(construct_array(batch->owners, batch->n,
+												OIDOID, 4, true, TYPALIGN_INT));
 	if (returning)
 		n = inngest_run_plan(&plans.create_returning,
 							 CREATE_RUNS_SQL " RETURNING id, function_id, event",
-							 7, types, values, NULL, SPI_OK_INSERT_RETURNING);
+							 8, types, values, NULL, SPI_OK_INSERT_RETURNING);
 	else
 		n = inngest_run_plan(&plans.create, CREATE_RUNS_SQL,
-							 7, types, values, NULL, SPI_OK_INSERT);
+							 8, types, values, NULL, SPI_OK_INSERT);
 	batch->n = 0;
 	batch->any_blocked = batch->any_active = false;
 	wake_executors_at_commit();
@@ -302,8 +323,9 @@ runs_create_skipped(const char *function_id, Jsonb *event, Jsonb *error)
 	values[4] = Int32GetDatum(creation_depth);
 	(void) inngest_run_plan(&plans.create_skipped,
 							"INSERT INTO inngest.runs (function_id, event, status, error, "
-							"created_at, ended_at, depth) "
-							"VALUES ($1, $2, 'skipped', $3, $4, $4, $5) RETURNING id",
+							"created_at, ended_at, depth, owner) "
+							"VALUES ($1, $2, 'skipped', $3, $4, $4, $5, "
+							FUNCTION_OWNER_SQL ") RETURNING id",
 							5, types, values, NULL, SPI_OK_INSERT_RETURNING);
 	return returned_id();
 }
@@ -343,8 +365,9 @@ runs_gather_debounce(const char *function_id, Jsonb *event, const char *key,
 	values[5] = TimestampTzGetDatum(now);
 	(void) inngest_run_plan(&plans.gather_debounce,
 							"INSERT INTO inngest.runs AS r (function_id, event, status, "
-							"wake_at, created_at, pending_key, depth) "
-							"VALUES ($1, $2, 'queued', LEAST($3, $6 + $5), $6, $4, $7) "
+							"wake_at, created_at, pending_key, depth, owner) "
+							"VALUES ($1, $2, 'queued', LEAST($3, $6 + $5), $6, $4, $7, "
+							FUNCTION_OWNER_SQL ") "
 							"ON CONFLICT (pending_key) WHERE pending_key IS NOT NULL "
 							"DO UPDATE SET event = excluded.event, "
 							"wake_at = LEAST($3, r.created_at + $5), depth = excluded.depth "
@@ -377,9 +400,10 @@ runs_gather_batch(const char *function_id, Jsonb *event, const char *key,
 	values[5] = Int32GetDatum(max);
 	(void) inngest_run_plan(&plans.gather_batch,
 							"INSERT INTO inngest.runs AS r (function_id, event, status, "
-							"wake_at, created_at, pending_key, depth) "
+							"wake_at, created_at, pending_key, depth, owner) "
 							"VALUES ($1, pg_catalog.jsonb_build_object('events', "
-							"  pg_catalog.jsonb_build_array($2)), 'queued', $3, $5, $4, $7) "
+							"  pg_catalog.jsonb_build_array($2)), 'queued', $3, $5, $4, $7, "
+							FUNCTION_OWNER_SQL ") "
 							"ON CONFLICT (pending_key) WHERE pending_key IS NOT NULL "
 							"DO UPDATE SET depth = GREATEST(r.depth, excluded.depth), "
 							"event = pg_catalog.jsonb_build_object('events', "
@@ -402,9 +426,25 @@ runs_gather_batch(const char *function_id, Jsonb *event, const char *key,
  */
 
 /*
+ * The claim: the first due run, skipping those another transaction holds;
+ * filter narrows it to the runs a role may drive (tick() by a non-admin).
+ */
+#define CLAIM_SQL(filter) \
+	"SELECT id, function_id, event, attempt, started_at, status, " \
+	"created_at, wake_at, " \
+	"pending_key IS NOT NULL OR blocked_on IS NOT NULL, " \
+	"queue_at IS NOT NULL, depth, " \
+	"(SELECT true FROM inngest.cancel_requests c " \
+	"  WHERE c.run_id = inngest.runs.id LIMIT 1) IS NOT NULL " \
+	"FROM inngest.runs WHERE wake_at <= $1 " filter
+#define CLAIM_ORDER_SQL "ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+
+/*
  * Claim the next run due at now: lock its row (SKIP LOCKED: runs other
  * drivers hold are passed over) and read it into *out, whose strings live
  * in SPI's memory until SPI_finish.  Returns false when none is due.
+ * driver: InvalidOid for any run (the workers, an admin's tick()), else
+ * only the runs whose owner that role has the privileges of.
  * Whether a cancel was asked for it is read with it, by a scalar subquery
  * with LIMIT: an EXISTS there may be planned as a hashed subplan that
  * hashes the whole table at every claim.
@@ -416,23 +456,23 @@ runs_gather_batch(const char *function_id, Jsonb *event, const char *key,
  * is claimed, run and completed with a single update of its row.
  */
 bool
-runs_claim_next(TimestampTz now, ClaimedRun *out)
+runs_claim_next(TimestampTz now, Oid driver, ClaimedRun *out)
 {
-	static const Oid types[1] = {TIMESTAMPTZOID};
-	Datum		values[1] = {TimestampTzGetDatum(now)};
+	static const Oid types[2] = {TIMESTAMPTZOID, OIDOID};
+	Datum		values[2] = {TimestampTzGetDatum(now), ObjectIdGetDatum(driver)};
 	bool		isnull;
 	Datum		started_at;
+	uint64		n;
 
-	if (inngest_run_plan(&plans.claim,
-						 "SELECT id, function_id, event, attempt, started_at, status, "
-						 "created_at, wake_at, "
-						 "pending_key IS NOT NULL OR blocked_on IS NOT NULL, "
-						 "queue_at IS NOT NULL, depth, "
-						 "(SELECT true FROM inngest.cancel_requests c "
-						 "  WHERE c.run_id = inngest.runs.id LIMIT 1) IS NOT NULL "
-						 "FROM inngest.runs WHERE wake_at <= $1 "
-						 "ORDER BY wake_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-						 1, types, values, NULL, SPI_OK_SELECT) == 0)
+	if (!OidIsValid(driver))
+		n = inngest_run_plan(&plans.claim, CLAIM_SQL("") " " CLAIM_ORDER_SQL,
+							 1, types, values, NULL, SPI_OK_SELECT);
+	else
+		n = inngest_run_plan(&plans.claim_own,
+							 CLAIM_SQL("AND pg_catalog.pg_has_role($2, owner, 'USAGE')")
+							 " " CLAIM_ORDER_SQL,
+							 2, types, values, NULL, SPI_OK_SELECT);
+	if (n == 0)
 		return false;
 
 	out->id = DatumGetInt64(result_value(1, &isnull));
@@ -649,6 +689,25 @@ runs_lock_driver(int64 run_id, bool session)
 	return LockAcquire(&tag, ExclusiveLock, session, true) != LOCKACQUIRE_NOT_AVAIL;
 }
 
+/*
+ * After user code ran in a drive: make sure the driver lock is still held.
+ * pg_advisory_unlock_all() in a handler or a step releases every
+ * session-level advisory lock of the session, this one included; it is
+ * taken back at once, before anything of the drive commits.  Returns false
+ * if another session took it meanwhile (recovery found the run without a
+ * driver): that session drives the run now.
+ */
+bool
+runs_keep_driver(int64 run_id)
+{
+	LOCKTAG		tag;
+
+	set_driver_locktag(&tag, run_id);
+	if (LockHeldByMe(&tag, ExclusiveLock))
+		return true;
+	return LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
 void
 runs_unlock_driver(int64 run_id)
 {
@@ -815,11 +874,12 @@ runs_fail(RunState *run, Jsonb *error)
 
 /*
  * -> cancelled.  The caller has locked the row and checked that the run
- * has not ended; its function id, event and depth are returned for the
- * system event.
+ * has not ended; its function id, event, depth and owner are returned for
+ * the system event.
  */
 bool
-runs_cancel(int64 run_id, char **function_id, Jsonb **event, int *depth)
+runs_cancel(int64 run_id, char **function_id, Jsonb **event, int *depth,
+			Oid *owner)
 {
 	static const Oid types[2] = {INT8OID, TIMESTAMPTZOID};
 	Datum		values[2];
@@ -831,12 +891,13 @@ runs_cancel(int64 run_id, char **function_id, Jsonb **event, int *depth)
 								"UPDATE inngest.runs SET status = 'cancelled', ended_at = $2, "
 								"wake_at = NULL, active_key = NULL, blocked_on = NULL, "
 								"pending_key = NULL WHERE id = $1 "
-								"RETURNING function_id, event, depth",
+								"RETURNING function_id, event, depth, owner",
 								2, types, values, NULL, SPI_OK_UPDATE_RETURNING) != 1)
 		elog(ERROR, "could not cancel run %lld", (long long) run_id);
 	*function_id = TextDatumGetCString(result_value(1, &isnull));
 	*event = DatumGetJsonbPCopy(result_value(2, &isnull));
 	*depth = DatumGetInt32(result_value(3, &isnull));
+	*owner = DatumGetObjectId(result_value(4, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	return true;
 }
@@ -861,6 +922,33 @@ runs_cancel_function(const char *function_id)
 							"WHERE function_id = $1 "
 							"AND (wake_at IS NOT NULL OR blocked_on IS NOT NULL) "
 							"AND status IN ('queued', 'sleeping', 'waiting')",
+							2, types, values, NULL, SPI_OK_UPDATE);
+}
+
+/*
+ * REASSIGN OWNED: the runs owned by the roles (an Oid list) now belong to
+ * new_owner, as their functions do (catalog_reassign_functions), so that
+ * new_owner sees them and their next steps run with its rights.  Returns
+ * how many changed hands.
+ */
+uint64
+runs_reassign(List *roles, Oid new_owner)
+{
+	static const Oid types[2] = {OIDARRAYOID, OIDOID};
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(roles), 1));
+	Datum		values[2];
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, roles)
+		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = PointerGetDatum(construct_array(elems, n, OIDOID, 4, true,
+												TYPALIGN_INT));
+	values[1] = ObjectIdGetDatum(new_owner);
+	return inngest_run_plan(&plans.reassign,
+							"UPDATE inngest.runs SET owner = $2::pg_catalog.regrole "
+							"WHERE owner::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1) "
+							"AND owner::pg_catalog.oid OPERATOR(pg_catalog.<>) $2",
 							2, types, values, NULL, SPI_OK_UPDATE);
 }
 

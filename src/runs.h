@@ -82,6 +82,7 @@ typedef struct NewRuns
 	Datum	   *active_key;		/* a singleton key, or NULL */
 	bool	   *active_null;
 	Datum	   *depth;			/* int4: the depth at runs_add */
+	Datum	   *owners;			/* oid: the function's owner */
 	bool		any_blocked;
 	bool		any_active;
 } NewRuns;
@@ -96,6 +97,7 @@ extern uint64 runs_create(NewRuns *batch, bool returning);
 extern int64 runs_create_one(const char *function_id, Jsonb *event,
 							 TimestampTz wake_at, const char *blocked_on,
 							 const char *active_key);
+extern uint64 runs_reassign(List *roles, Oid new_owner);
 extern int64 runs_create_skipped(const char *function_id, Jsonb *event,
 								 Jsonb *error);
 extern int64 runs_gather_debounce(const char *function_id, Jsonb *event,
@@ -106,7 +108,7 @@ extern int64 runs_gather_batch(const char *function_id, Jsonb *event,
 							   bool *inserted);
 
 /* Claiming and driving */
-extern bool runs_claim_next(TimestampTz now, ClaimedRun *out);
+extern bool runs_claim_next(TimestampTz now, Oid driver, ClaimedRun *out);
 extern void runs_clear_flow_marks(int64 run_id);
 extern void runs_mark_running(RunState *run);
 extern char *runs_status(int64 run_id, bool *cancel_requested);
@@ -116,6 +118,7 @@ extern List *runs_cancel_requests(void);
 extern char *runs_lock(int64 run_id, bool skip_locked);
 extern TimestampTz runs_next_wake(TimestampTz after);
 extern bool runs_lock_driver(int64 run_id, bool session);
+extern bool runs_keep_driver(int64 run_id);
 extern void runs_unlock_driver(int64 run_id);
 
 /* Leaving the executor, and coming back */
@@ -130,7 +133,7 @@ extern bool runs_retry(RunState *run, int failures, Jsonb *error,
 extern bool runs_complete(RunState *run, Jsonb *output);
 extern bool runs_fail(RunState *run, Jsonb *error);
 extern bool runs_cancel(int64 run_id, char **function_id, Jsonb **event,
-						int *depth);
+						int *depth, Oid *owner);
 extern void runs_cancel_function(const char *function_id);
 
 /* Concurrency keys (slots.c) */

@@ -37,6 +37,7 @@
 typedef struct SchedulePlans
 {
 	SPIPlanPtr	due;
+	SPIPlanPtr	due_own;
 	SPIPlanPtr	advance;
 	SPIPlanPtr	next;
 } SchedulePlans;
@@ -95,25 +96,38 @@ timer_event(const char *function_id, int position, const char *cron,
 
 /*
  * Start one run for each schedule due at now (at most max), in the
- * current transaction.  Returns how many fired.  Runs as the extension
- * owner with SPI connected.
+ * current transaction.  Returns how many fired.  driver: InvalidOid for
+ * every schedule (the launcher, an admin's tick()), else only those of
+ * functions whose owner that role has the privileges of.  Runs as the
+ * extension owner with SPI connected.
  */
 int
-schedules_fire(TimestampTz now, int max)
+schedules_fire(TimestampTz now, int max, Oid driver)
 {
-	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
-	Datum		values[2];
+	Oid			types[3] = {TIMESTAMPTZOID, INT4OID, OIDOID};
+	Datum		values[3];
 	SPITupleTable *tuptable;
 	uint64		n;
 	uint64		i;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(max);
-	n = inngest_run_plan(&plans.due,
-						 "SELECT function_id, position, cron, next_at "
-						 "FROM inngest.schedules WHERE next_at <= $1 "
-						 "ORDER BY next_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-						 2, types, values, NULL, SPI_OK_SELECT);
+	values[2] = ObjectIdGetDatum(driver);
+	if (!OidIsValid(driver))
+		n = inngest_run_plan(&plans.due,
+							 "SELECT function_id, position, cron, next_at "
+							 "FROM inngest.schedules WHERE next_at <= $1 "
+							 "ORDER BY next_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+							 2, types, values, NULL, SPI_OK_SELECT);
+	else
+		n = inngest_run_plan(&plans.due_own,
+							 "SELECT s.function_id, s.position, s.cron, s.next_at "
+							 "FROM inngest.schedules s JOIN inngest.functions f "
+							 "ON f.id OPERATOR(pg_catalog.=) s.function_id "
+							 "WHERE s.next_at <= $1 "
+							 "AND pg_catalog.pg_has_role($3, f.owner, 'USAGE') "
+							 "ORDER BY s.next_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED",
+							 3, types, values, NULL, SPI_OK_SELECT);
 	tuptable = SPI_tuptable;
 	for (i = 0; i < n; i++)
 	{

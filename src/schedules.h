@@ -10,7 +10,7 @@
 
 #include "inngest.h"
 
-extern int	schedules_fire(TimestampTz now, int max);
+extern int	schedules_fire(TimestampTz now, int max, Oid driver);
 extern TimestampTz schedules_next_fire(void);
 
 #endif							/* INNGEST_SCHEDULES_H */

@@ -17,7 +17,9 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_namespace.h"
+#include "commands/prepare.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "storage/lmgr.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
@@ -78,6 +80,38 @@ inngest_lock_role(Oid role)
 				 errdetail("The role was dropped.")));
 }
 
+/*
+ * Whether role administers the engine: a superuser, a role with the
+ * privileges of the extension owner (who could write the tables anyway),
+ * or a member of inngest_admin.  Admins drive every role's runs with
+ * tick() and act on any function and run as its owner could.
+ */
+bool
+inngest_is_admin(Oid role)
+{
+	Oid			admin;
+
+	if (superuser_arg(role) || has_privs_of_role(role, inngest_schema_owner()))
+		return true;
+	admin = get_role_oid(INNGEST_ADMIN_ROLE, true);
+	return OidIsValid(admin) && has_privs_of_role(role, admin);
+}
+
+/*
+ * Whether role sees every run (row-level security of runs and steps lets
+ * it): an admin, or a member of inngest_reader.
+ */
+bool
+inngest_is_reader(Oid role)
+{
+	Oid			reader;
+
+	if (inngest_is_admin(role))
+		return true;
+	reader = get_role_oid(INNGEST_READER_ROLE, true);
+	return OidIsValid(reader) && has_privs_of_role(role, reader);
+}
+
 /* Whether role exists: an owner recorded before its role was dropped does not */
 bool
 inngest_role_exists(Oid role)
@@ -104,6 +138,42 @@ void
 inngest_pop_search_path(int nestlevel)
 {
 	AtEOXact_GUC(true, nestlevel);
+}
+
+/*
+ * Before a handler or a step runs: a GUC nest level that ends it
+ * (inngest_end_user_code).  Whatever the user's code sets, with SET, SET
+ * LOCAL or set_config(), is then undone as if its subtransaction had rolled
+ * back, as PostgreSQL does around an index build's user-defined functions:
+ * a TimeZone, a tenant key or a search_path set by one run never reaches
+ * the next run driven in the same session.
+ */
+int
+inngest_begin_user_code(void)
+{
+	return NewGUCNestLevel();
+}
+
+void
+inngest_end_user_code(int nestlevel)
+{
+	AtEOXact_GUC(false, nestlevel);
+}
+
+/*
+ * Between two runs in a worker's session: drop what a handler may have
+ * left there that would outlive its transaction and reach other roles'
+ * runs: session-level advisory locks (the driver lock of the run included:
+ * its drive is over) and prepared statements.  Temporary tables, WITH HOLD
+ * cursors and LISTEN are refused to user code already (it runs as a
+ * security-restricted operation).  Never in a user's own session (tick()),
+ * whose locks and statements are the user's.
+ */
+void
+inngest_reset_worker_session(void)
+{
+	LockReleaseSession(USER_LOCKMETHOD);
+	DropAllPreparedStatements();
 }
 
 /*

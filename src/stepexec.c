@@ -326,7 +326,6 @@ static Jsonb *
 run_query_step(Replay *rp, Oid save_sec, TimestampTz batch_end)
 {
 	PendingStep *step = &rp->pending;
-	int			nestlevel;
 	int			ret;
 	int			conflevel;
 	SPIPlanPtr	plan;
@@ -336,9 +335,10 @@ run_query_step(Replay *rp, Oid save_sec, TimestampTz batch_end)
 	SetUserIdAndSecContext(rp->run->owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	conflevel = NewGUCNestLevel();
+	/* what the step sets (and the handler's SET clauses) is undone after it */
+	conflevel = inngest_begin_user_code();
 	apply_handler_config(rp);
-	nestlevel = inngest_push_search_path(step->search_path);
+	(void) inngest_push_search_path(step->search_path);
 
 	rp->in_step = true;
 	plan = step_plan(step, &kept);
@@ -375,14 +375,14 @@ run_query_step(Replay *rp, Oid save_sec, TimestampTz batch_end)
 	}
 	if (SPI_tuptable != NULL)
 		SPI_freetuptable(SPI_tuptable);
-	inngest_pop_search_path(nestlevel);
-	AtEOXact_GUC(true, conflevel);
+	inngest_end_user_code(conflevel);
 	return result;
 }
 
 /*
- * STEP_SEND: insert the event (as the extension owner: sending is what the
- * step API is for); the output is Inngest's {"ids": [...]}.
+ * STEP_SEND: insert the event, if the run's role may insert events (then
+ * as the extension owner, which stores it and fans it out); the output is
+ * Inngest's {"ids": [...]}.
  */
 static Jsonb *
 send_event_step(Replay *rp, Oid save_sec)
@@ -394,6 +394,8 @@ send_event_step(Replay *rp, Oid save_sec)
 	char	   *id;
 	Jsonb	   *result;
 
+	/* with the INSERT right of the run's role, as its own INSERT would */
+	events_check_sender(rp->run->owner, step->event_name, rp->run->function_id);
 	SetUserIdAndSecContext(inngest_schema_owner(),
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	seq = events_publish(step->event_name, step->event_data, rp->run->depth + 1);

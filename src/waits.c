@@ -417,17 +417,33 @@ read_hits(uint64 n)
 }
 
 /*
+ * Who may receive an event through a wait, as through a trigger (events.c,
+ * may_receive): an invoke's wait is the engine's own; waitForEvent and
+ * cancelOn need their run's owner to hold SELECT on inngest.events ($5),
+ * and a system event about a run (about <> 0) reaches only the roles that
+ * may see that run.
+ */
+#define RECEIVE_SQL \
+	"AND (c.kind = 'invoke' OR " \
+	"  (pg_catalog.has_table_privilege(r.owner::pg_catalog.oid, $5, 'SELECT') " \
+	"   AND (c.about = 0 " \
+	"    OR pg_catalog.pg_has_role(r.owner::pg_catalog.oid, c.about, 'USAGE') " \
+	"    OR pg_catalog.pg_has_role(r.owner::pg_catalog.oid, '" INNGEST_READER_ROLE "', 'USAGE')))) "
+
+/*
  * The waits that the accepted events (names[i], events[i], in insertion
- * order) resolve, as a WaitHit list in event order.  The caller holds the
+ * order; about[i]: see events_publish_system) resolve, as a WaitHit list in event order.  The caller holds the
  * names' locks in EVENT_LOCK_SEND mode.  One event resolves every wait it
  * matches; a wait is resolved by the first event (lifecycle.c applies
  * them in order).
  */
 List *
-waits_find_hits(Datum *names, Datum *events, int n)
+waits_find_hits(Datum *names, Datum *events, Datum *about, int n,
+				Oid events_relid)
 {
-	static const Oid types[3] = {TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZOID};
-	Datum		values[3];
+	static const Oid types[5] = {TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZOID,
+	OIDARRAYOID, OIDOID};
+	Datum		values[5];
 
 	if (n == 0)
 		return NIL;
@@ -436,14 +452,18 @@ waits_find_hits(Datum *names, Datum *events, int n)
 	values[1] = PointerGetDatum(construct_array(events, n, JSONBOID, -1, false,
 												TYPALIGN_INT));
 	values[2] = TimestampTzGetDatum(inngest_clock());
+	values[3] = PointerGetDatum(construct_array(about, n, OIDOID, 4, true,
+												TYPALIGN_INT));
+	values[4] = ObjectIdGetDatum(events_relid);
 	return read_hits(inngest_run_plan_latest(&plans.candidates,
 											 "WITH u AS (SELECT * FROM ROWS FROM "
 											 "  (pg_catalog.unnest($1::pg_catalog.text[]), "
-											 "   pg_catalog.unnest($2::pg_catalog.jsonb[])) "
-											 "  WITH ORDINALITY AS u(name, ev, ord)), "
+											 "   pg_catalog.unnest($2::pg_catalog.jsonb[]), "
+											 "   pg_catalog.unnest($4::pg_catalog.oid[])) "
+											 "  WITH ORDINALITY AS u(name, ev, about, ord)), "
 											 "c AS ("
 											 "  SELECT w.id, w.run_id, w.kind, w.step_id, w.condition, "
-											 "   w.expires_at, u.ev, u.ord "
+											 "   w.expires_at, u.ev, u.about, u.ord "
 											 "  FROM u JOIN inngest.wait_keys k ON k.event = u.name "
 											 "   AND k.match_path <> '{}' "
 											 "  JOIN inngest.waits w ON w.event = u.name "
@@ -451,7 +471,7 @@ waits_find_hits(Datum *names, Datum *events, int n)
 											 "   AND w.match_value = (u.ev #> k.match_path) "
 											 "  UNION ALL "
 											 "  SELECT w.id, w.run_id, w.kind, w.step_id, w.condition, "
-											 "   w.expires_at, u.ev, u.ord "
+											 "   w.expires_at, u.ev, u.about, u.ord "
 											 "  FROM u JOIN inngest.wait_keys k ON k.event = u.name "
 											 "   AND k.match_path = '{}' "
 											 "  JOIN inngest.waits w ON w.event = u.name "
@@ -462,7 +482,8 @@ waits_find_hits(Datum *names, Datum *events, int n)
 											 "  c.condition, pg_catalog.jsonb_build_object('event', r.event), "
 											 "  true) IS TRUE) "
 											 "AND (c.expires_at IS NULL OR c.expires_at > $3) "
-											 "ORDER BY c.ord, c.id", 3, types, values, NULL,
+											 RECEIVE_SQL
+											 "ORDER BY c.ord, c.id", 5, types, values, NULL,
 											 SPI_OK_SELECT));
 }
 

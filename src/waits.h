@@ -53,7 +53,8 @@ extern void waits_register_cancel_on(int64 run_id, InngestFunction *fn,
 extern void waits_cancel_on_locks(InngestFunction *fn,
 								  EventLockRequest *requests, int *n);
 
-extern List *waits_find_hits(Datum *names, Datum *events, int n);
+extern List *waits_find_hits(Datum *names, Datum *events, Datum *about,
+							   int n, Oid events_relid);
 extern void waits_defer_hit(WaitHit *hit);
 extern List *waits_take_deferred(void);
 extern List *waits_take_run_deferred(int64 run_id);

@@ -358,7 +358,7 @@ fire_schedules(void)
 			{
 				inngest_become_owner(&save_userid, &save_sec);
 				pgstat_report_activity(STATE_RUNNING, "firing cron schedules");
-				more = schedules_fire(GetCurrentTimestamp(), 1) > 0;
+				more = schedules_fire(GetCurrentTimestamp(), 1, InvalidOid) > 0;
 				next = schedules_next_fire();
 				inngest_restore_user(save_userid, save_sec);
 			}
@@ -649,8 +649,8 @@ executor_round(TimestampTz *next_wake)
 			 * committed at once, so batching adds no latency when idle.
 			 */
 			while (n < inngest_runs_per_transaction &&
-				   (drive_run_next(true) ||
-					(slots_promote(false) > 0 && drive_run_next(true))))
+				   (drive_run_next(true, InvalidOid) ||
+					(slots_promote(false) > 0 && drive_run_next(true, InvalidOid))))
 			{
 				n++;
 				CommandCounterIncrement();

@@ -57,10 +57,15 @@ INSERT INTO inngest.events (name, data, id) VALUES ('user.imported', '{"n": 4}',
 SELECT inngest.send('user.imported', '{"n": 5}', 'dup-2') IS NOT NULL AS stored;
 SELECT event -> 'data' AS data FROM inngest.runs ORDER BY id;
 SELECT count(*) AS stored_events FROM inngest.events WHERE id IN ('dup-1', 'dup-2');
--- 23 hours later it is still a duplicate; 25 hours later it is new
-SET inngest.fake_now = '2026-01-01 23:00:00+00';
-INSERT INTO inngest.events (name, data, id) VALUES ('user.imported', '{"n": 6}', 'dup-1');
+-- The window runs on the real clock, whatever inngest.fake_now says (ids
+-- are shared by every role): a fake clock 25 hours ahead does not free an
+-- id, and the entry expires 24 real hours after the event.
 SET inngest.fake_now = '2026-01-02 01:00:01+00';
+INSERT INTO inngest.events (name, data, id) VALUES ('user.imported', '{"n": 6}', 'dup-1');
+SELECT expires_at - now() BETWEEN interval '23 hours 59 minutes' AND interval '24 hours'
+       AS real_24h FROM inngest.event_ids WHERE id = 'dup-1';
+-- once 24 real hours have passed (moved back here) the id is new
+UPDATE inngest.event_ids SET expires_at = now() - interval '1 second' WHERE id = 'dup-1';
 INSERT INTO inngest.events (name, data, id) VALUES ('user.imported', '{"n": 7}', 'dup-1');
 SELECT event -> 'data' AS data FROM inngest.runs ORDER BY id;
 -- ids are deduplicated across functions' triggers too: an event with no
