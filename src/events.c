@@ -92,6 +92,7 @@ typedef struct FanOut
 	Datum	   *waited_names;
 	Datum	   *waited_events;
 	Datum	   *waited_about;	/* oid: the run a system event reports on */
+	Datum	   *waited_seqs;	/* int8: the events' seq */
 	Oid			about;			/* the source's (EventSource.about) */
 	Oid			relid;			/* inngest.events */
 	/* what may_receive found for the last function owner it looked at */
@@ -120,6 +121,8 @@ typedef struct OneEvent
 static SPIPlanPtr dedup_plan = NULL;
 
 PG_FUNCTION_INFO_V1(inngest_events_trigger);
+
+static bool rls_hides(Oid relid, Oid role, int64 seq);
 
 /* Find the columns of inngest.events in desc */
 static void
@@ -364,9 +367,14 @@ flush(FanOut *fo)
 	if (fo->nwaited > 0)
 	{
 		foreach(lc, waits_find_hits(fo->waited_names, fo->waited_events,
-									fo->waited_about, fo->nwaited, fo->relid))
+									fo->waited_about, fo->waited_seqs,
+									fo->nwaited, fo->relid))
 		{
 			WaitHit    *hit = lfirst(lc);
+
+			/* a wait or cancelOn of a role that may not see this row */
+			if (OidIsValid(hit->owner) && rls_hides(fo->relid, hit->owner, hit->seq))
+				continue;
 
 			if (!lifecycle_apply_hit(hit, true))
 				waits_defer_hit(hit);
@@ -464,6 +472,33 @@ events_check_sender(Oid role, const char *event_name, const char *function_id)
 }
 
 /*
+ * Whether row-level security enabled on inngest.events hides the event
+ * seq from role: its policies decide, evaluated as that role.  Costs one
+ * relcache look-up when the table has no row-level security.
+ */
+static bool
+rls_hides(Oid relid, Oid role, int64 seq)
+{
+	static SPIPlanPtr visible_plan = NULL;
+	static const Oid types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(seq)};
+	Oid			save_userid;
+	int			save_sec;
+	uint64		n;
+
+	if (check_enable_rls(relid, role, true) != RLS_ENABLED)
+		return false;
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	n = inngest_run_plan(&visible_plan,
+						 "SELECT FROM inngest.events WHERE seq = $1",
+						 1, types, values, NULL, SPI_OK_SELECT);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	return n == 0;
+}
+
+/*
  * Whether the event may start a run of fn (or resolve a wait of its run):
  * fn's owner must be able to read it.  That is SELECT on inngest.events;
  * with row-level security enabled on inngest.events for that role, the
@@ -487,26 +522,8 @@ may_receive(FanOut *fo, Oid owner, EventRow *row)
 	if (OidIsValid(fo->about) && !has_privs_of_role(owner, fo->about) &&
 		!inngest_is_reader(owner))
 		return false;
-	if (fo->last_rls)
-	{
-		static SPIPlanPtr visible_plan = NULL;
-		static const Oid types[1] = {INT8OID};
-		Datum		values[1] = {Int64GetDatum(row->seq)};
-		Oid			save_userid;
-		int			save_sec;
-		uint64		n;
-
-		/* the policies decide, evaluated as the owner */
-		GetUserIdAndSecContext(&save_userid, &save_sec);
-		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-		n = inngest_run_plan(&visible_plan,
-							 "SELECT FROM inngest.events WHERE seq = $1",
-							 1, types, values, NULL, SPI_OK_SELECT);
-		SetUserIdAndSecContext(save_userid, save_sec);
-		if (n == 0)
-			return false;
-	}
+	if (fo->last_rls && rls_hides(fo->relid, owner, row->seq))
+		return false;
 	return true;
 }
 
@@ -604,11 +621,14 @@ dispatch_events(EventSource *src, FanOut *fo)
 											 sizeof(Datum) * fo->waited_cap);
 				fo->waited_about = repalloc(fo->waited_about,
 											sizeof(Datum) * fo->waited_cap);
+				fo->waited_seqs = repalloc(fo->waited_seqs,
+										   sizeof(Datum) * fo->waited_cap);
 			}
 			fo->waited_names[fo->nwaited] =
 				PointerGetDatum(DatumGetTextPCopy(PointerGetDatum(row.name)));
 			fo->waited_events[fo->nwaited] = JsonbPGetDatum(event);
 			fo->waited_about[fo->nwaited] = ObjectIdGetDatum(fo->about);
+			fo->waited_seqs[fo->nwaited] = Int64GetDatum(row.seq);
 			fo->nwaited++;
 		}
 		(void) runs_set_depth(row.depth);
@@ -645,6 +665,7 @@ events_fan_out(EventSource *src)
 	fo.waited_names = palloc(sizeof(Datum) * fo.waited_cap);
 	fo.waited_events = palloc(sizeof(Datum) * fo.waited_cap);
 	fo.waited_about = palloc(sizeof(Datum) * fo.waited_cap);
+	fo.waited_seqs = palloc(sizeof(Datum) * fo.waited_cap);
 	fo.about = src->about;
 	fo.relid = events_relid();
 	fo.last_owner = InvalidOid;

@@ -385,8 +385,8 @@ waits_cancel_on_locks(InngestFunction *fn, EventLockRequest *requests, int *n)
  */
 
 /*
- * The rows (wait_id, run_id, kind, step_id, event) of the last result as
- * a WaitHit list, in the current memory context; the result is freed.
+ * The rows (wait_id, run_id, kind, step_id, event[, owner, seq]) of the
+ * last result as a WaitHit list, in the current memory context; the result is freed.
  */
 static List *
 read_hits(uint64 n)
@@ -409,6 +409,13 @@ read_hits(uint64 n)
 		step = SPI_getbinval(tup, desc, 4, &isnull);
 		hit->step_id = isnull ? NULL : TextDatumGetCString(step);
 		hit->event = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 5, &isnull));
+		hit->owner = InvalidOid;
+		hit->seq = 0;
+		if (desc->natts >= 7)
+		{
+			hit->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
+			hit->seq = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
+		}
 		hits = lappend(hits, hit);
 	}
 	if (SPI_tuptable != NULL)
@@ -438,12 +445,12 @@ read_hits(uint64 n)
  * them in order).
  */
 List *
-waits_find_hits(Datum *names, Datum *events, Datum *about, int n,
-				Oid events_relid)
+waits_find_hits(Datum *names, Datum *events, Datum *about, Datum *seqs,
+				int n, Oid events_relid)
 {
-	static const Oid types[5] = {TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZOID,
-	OIDARRAYOID, OIDOID};
-	Datum		values[5];
+	static const Oid types[6] = {TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZOID,
+	OIDARRAYOID, OIDOID, INT8ARRAYOID};
+	Datum		values[6];
 
 	if (n == 0)
 		return NIL;
@@ -455,15 +462,18 @@ waits_find_hits(Datum *names, Datum *events, Datum *about, int n,
 	values[3] = PointerGetDatum(construct_array(about, n, OIDOID, 4, true,
 												TYPALIGN_INT));
 	values[4] = ObjectIdGetDatum(events_relid);
+	values[5] = PointerGetDatum(construct_array(seqs, n, INT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	return read_hits(inngest_run_plan_latest(&plans.candidates,
 											 "WITH u AS (SELECT * FROM ROWS FROM "
 											 "  (pg_catalog.unnest($1::pg_catalog.text[]), "
 											 "   pg_catalog.unnest($2::pg_catalog.jsonb[]), "
-											 "   pg_catalog.unnest($4::pg_catalog.oid[])) "
-											 "  WITH ORDINALITY AS u(name, ev, about, ord)), "
+											 "   pg_catalog.unnest($4::pg_catalog.oid[]), "
+											 "   pg_catalog.unnest($6::pg_catalog.int8[])) "
+											 "  WITH ORDINALITY AS u(name, ev, about, seq, ord)), "
 											 "c AS ("
 											 "  SELECT w.id, w.run_id, w.kind, w.step_id, w.condition, "
-											 "   w.expires_at, u.ev, u.about, u.ord "
+											 "   w.expires_at, u.ev, u.about, u.seq, u.ord "
 											 "  FROM u JOIN inngest.wait_keys k ON k.event = u.name "
 											 "   AND k.match_path <> '{}' "
 											 "  JOIN inngest.waits w ON w.event = u.name "
@@ -471,19 +481,21 @@ waits_find_hits(Datum *names, Datum *events, Datum *about, int n,
 											 "   AND w.match_value = (u.ev #> k.match_path) "
 											 "  UNION ALL "
 											 "  SELECT w.id, w.run_id, w.kind, w.step_id, w.condition, "
-											 "   w.expires_at, u.ev, u.about, u.ord "
+											 "   w.expires_at, u.ev, u.about, u.seq, u.ord "
 											 "  FROM u JOIN inngest.wait_keys k ON k.event = u.name "
 											 "   AND k.match_path = '{}' "
 											 "  JOIN inngest.waits w ON w.event = u.name "
 											 "   AND w.match_path = '{}') "
-											 "SELECT c.id, c.run_id, c.kind, c.step_id, c.ev FROM c "
+											 "SELECT c.id, c.run_id, c.kind, c.step_id, c.ev, "
+											 "CASE WHEN c.kind <> 'invoke' THEN r.owner::pg_catalog.oid "
+											 "ELSE 0::pg_catalog.oid END, c.seq FROM c "
 											 "JOIN inngest.runs r ON r.id = c.run_id "
 											 "WHERE (c.condition IS NULL OR pg_catalog.jsonb_path_match(c.ev, "
 											 "  c.condition, pg_catalog.jsonb_build_object('event', r.event), "
 											 "  true) IS TRUE) "
 											 "AND (c.expires_at IS NULL OR c.expires_at > $3) "
 											 RECEIVE_SQL
-											 "ORDER BY c.ord, c.id", 5, types, values, NULL,
+											 "ORDER BY c.ord, c.id", 6, types, values, NULL,
 											 SPI_OK_SELECT));
 }
 

@@ -37,6 +37,9 @@ typedef struct WaitHit
 	bool		cancel;			/* a cancelOn wait (else a step's) */
 	char	   *step_id;		/* NULL for cancel waits */
 	Jsonb	   *event;
+	/* found by waits_find_hits (else 0): whom the event must be visible to */
+	Oid			owner;			/* the waiting run's owner; 0 for an invoke's */
+	int64		seq;			/* the event's */
 } WaitHit;
 
 extern void waits_lock_events(EventLockRequest *requests, int n);
@@ -54,7 +57,7 @@ extern void waits_cancel_on_locks(InngestFunction *fn,
 								  EventLockRequest *requests, int *n);
 
 extern List *waits_find_hits(Datum *names, Datum *events, Datum *about,
-							   int n, Oid events_relid);
+							   Datum *seqs, int n, Oid events_relid);
 extern void waits_defer_hit(WaitHit *hit);
 extern List *waits_take_deferred(void);
 extern List *waits_take_run_deferred(int64 run_id);
