@@ -25,7 +25,7 @@
  * that have called an inngest function.  A backend without it, or DROP
  * ROLE in another database, leaves functions whose owner no longer exists;
  * their runs fail with a clear error (drive.c), and the extension owner may
- * delete them (catalog_may_act_as_owner).  The README's Security section
+ * delete them (catalog_may_act_as_owner).  The README's "Security model"
  * says so.
  *
  *-------------------------------------------------------------------------
