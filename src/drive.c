@@ -537,7 +537,7 @@ run_step(Replay *rp)
 				record_step(rp, output, started);
 				return true;
 			case STEP_FAILED:
-				lifecycle_failure(run, true, rp->pending.key, edata);
+				lifecycle_failure(run, rp->pending.key, rp->pending.kind, edata);
 				return false;
 			case STEP_OVER_DEADLINE:
 				(void) lifecycle_cancel(run->run_id, false, "timeouts.finish");
@@ -590,7 +590,7 @@ drive(Replay *rp)
 		}
 		if (result == INVOKE_ERROR)
 		{
-			lifecycle_failure(run, false, NULL, edata);
+			lifecycle_failure(run, NULL, STEP_RUN, edata);
 			return;
 		}
 

@@ -344,12 +344,12 @@ backoff_until(int failures)
 }
 
 /*
- * An attempt failed, in a step (step_id) or in the handler outside any
- * step.  Either requeue the run after the backoff or, when retries are
+ * An attempt failed, in a step (step_id, of kind) or in the handler
+ * outside any step (step_id NULL).  Either requeue the run after the backoff or, when retries are
  * exhausted or the error is non-retriable, fail it.
  */
 void
-lifecycle_failure(RunState *run, bool in_step, const char *step_id,
+lifecycle_failure(RunState *run, const char *step_id, StepKind kind,
 				  ErrorData *edata)
 {
 	int			failures = run->attempt + 1;
@@ -357,9 +357,9 @@ lifecycle_failure(RunState *run, bool in_step, const char *step_id,
 		failures > run->retries;
 	Jsonb	   *error = jsonb_error(edata);
 
-	if (in_step)
-		memo_record_failure(run->run_id, step_id, run->nsteps, final, error,
-							failures);
+	if (step_id != NULL)
+		memo_record_failure(run->run_id, step_id, kind, run->nsteps, final,
+							error, failures);
 	if (final)
 	{
 		run->attempt = failures;

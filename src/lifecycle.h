@@ -46,8 +46,8 @@ extern void lifecycle_invoke(RunState *run, const char *step_id,
 							 TimestampTz until);
 extern void lifecycle_wait_timed_out(int64 run_id);
 
-extern void lifecycle_failure(RunState *run, bool in_step,
-							  const char *step_id, ErrorData *edata);
+extern void lifecycle_failure(RunState *run, const char *step_id,
+							  StepKind kind, ErrorData *edata);
 extern void lifecycle_complete(RunState *run, Jsonb *output);
 extern void lifecycle_fail(RunState *run, Jsonb *error);
 extern bool lifecycle_cancel(int64 run_id, bool nowait, const char *reason);

@@ -138,14 +138,17 @@ memo_record(int64 run_id, const char *step_id, StepKind kind, int position,
 								8, types, values, nulls, SPI_OK_INSERT);
 }
 
-/* A step's attempts-th attempt failed: 'retrying', or 'failed' if final */
+/*
+ * A step's attempts-th attempt failed: 'retrying', or 'failed' if final.
+ * kind: a query's ('run') or a sendEvent's ('send').
+ */
 void
-memo_record_failure(int64 run_id, const char *step_id, int position,
-					bool final, Jsonb *error, int attempts)
+memo_record_failure(int64 run_id, const char *step_id, StepKind kind,
+					int position, bool final, Jsonb *error, int attempts)
 {
-	static const Oid types[7] = {INT8OID, TEXTOID, INT4OID, TEXTOID,
-	JSONBOID, INT4OID, TIMESTAMPTZOID};
-	Datum		values[7];
+	static const Oid types[8] = {INT8OID, TEXTOID, INT4OID, TEXTOID,
+	JSONBOID, INT4OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[8];
 
 	values[0] = Int64GetDatum(run_id);
 	values[1] = CStringGetTextDatum(step_id);
@@ -154,14 +157,15 @@ memo_record_failure(int64 run_id, const char *step_id, int position,
 	values[4] = JsonbPGetDatum(error);
 	values[5] = Int32GetDatum(attempts);
 	values[6] = TimestampTzGetDatum(inngest_clock());
+	values[7] = CStringGetTextDatum(step_kind_name(kind));
 	(void) inngest_run_plan(&plans.failure,
 							"INSERT INTO inngest.steps AS s (run_id, step_id, "
 							"position, kind, status, error, attempts, started_at, ended_at) "
-							"VALUES ($1, $2, $3, 'run', $4, $5, $6, $7, $7) "
+							"VALUES ($1, $2, $3, $8, $4, $5, $6, $7, $7) "
 							"ON CONFLICT (run_id, step_id) DO UPDATE SET "
 							"status = excluded.status, error = excluded.error, "
 							"attempts = excluded.attempts, ended_at = excluded.ended_at",
-							7, types, values, NULL, SPI_OK_INSERT);
+							8, types, values, NULL, SPI_OK_INSERT);
 }
 
 /*

@@ -35,8 +35,8 @@ extern void memo_record(int64 run_id, const char *step_id, StepKind kind,
 						int position, int attempts, Jsonb *output,
 						TimestampTz started);
 extern void memo_record_failure(int64 run_id, const char *step_id,
-								int position, bool final, Jsonb *error,
-								int attempts);
+								StepKind kind, int position, bool final,
+								Jsonb *error, int attempts);
 extern void memo_record_sleep(int64 run_id, const char *step_id, int position,
 							  TimestampTz started, TimestampTz until);
 extern void memo_record_wait(int64 run_id, const char *step_id, int position,

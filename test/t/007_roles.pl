@@ -26,6 +26,8 @@ $node->safe_psql(
 	CREATE EXTENSION inngest_pg;
 	CREATE ROLE regress_inngest_ann;
 	CREATE ROLE regress_inngest_cat;
+	-- to PUBLIC: a grant to the role would keep DROP ROLE from reaching us
+	GRANT SELECT ON inngest.events TO PUBLIC;
 	CREATE FUNCTION public.whoami3(event jsonb) RETURNS jsonb
 	LANGUAGE plpgsql AS $$
 	BEGIN

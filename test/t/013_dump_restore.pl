@@ -41,6 +41,7 @@ $a->safe_psql(
 	-- a step done twice shows as two rows
 	CREATE TABLE public.sink (k text NOT NULL);
 	GRANT INSERT, SELECT ON public.sink TO app;
+	GRANT SELECT ON inngest.events TO app;	-- its functions receive events
 
 	-- blocks while the test holds advisory lock 7007, then writes k
 	CREATE FUNCTION public.gate_insert(k text) RETURNS text
