@@ -199,12 +199,13 @@ dedup_events(Datum *ids, Datum *seqs, int count, int64 **accepted)
 
 
 /*
- * Reject bad events with an error naming the problem.  The size limit is
- * for events from outside: the extension's own (a run's outcome with its
- * event and output) must never fail the run they report on.
+ * Reject bad events with an error naming the problem.  The reserved names
+ * and the size limit are for events from outside (outside): the
+ * extension's own (a run's outcome with its event and output) must never
+ * fail the run they report on.
  */
 static void
-validate_event(text *name, Datum data_datum, bool check_size)
+validate_event(text *name, Datum data_datum, bool outside)
 {
 	Size		size;
 	Jsonb	   *head;
@@ -219,8 +220,23 @@ validate_event(text *name, Datum data_datum, bool check_size)
 				 errmsg("event name \"%s\" is too long", inngest_clip(text_to_cstring(name), 40)),
 				 errdetail("The limit is %d bytes.", INNGEST_MAX_ID_LEN)));
 
+	/*
+	 * The engine's own events (a run's end, which an invoke's wait takes as
+	 * the callee's result) cannot be forged: the prefix is reserved, as in
+	 * Inngest.
+	 */
+	if (outside && VARSIZE_ANY_EXHDR(name) >= (int) strlen(INNGEST_RESERVED_PREFIX) &&
+		strncmp(VARDATA_ANY(name), INNGEST_RESERVED_PREFIX,
+				strlen(INNGEST_RESERVED_PREFIX)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_RESERVED_NAME),
+				 errmsg("event name \"%s\" is reserved",
+						inngest_clip(text_to_cstring(name), 40)),
+				 errdetail("Names starting with \"%s\" are the engine's own events.",
+						   INNGEST_RESERVED_PREFIX)));
+
 	size = toast_raw_datum_size(data_datum);
-	if (check_size && size > (Size) inngest_max_event_size * 1024)
+	if (outside && size > (Size) inngest_max_event_size * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("data of event \"%s\" is too large (%zu bytes)",

@@ -36,6 +36,9 @@
 #define ERRCODE_INNGEST_NON_RETRIABLE	MAKE_SQLSTATE('I','G','0','0','1')
 #define ERRCODE_INNGEST_STEP_DISCOVERED MAKE_SQLSTATE('I','G','9','0','0')
 
+/* Event names only the engine sends (inngest/function.finished, ...) */
+#define INNGEST_RESERVED_PREFIX		"inngest/"
+
 /* The roles the extension creates (sql/inngest_pg--0.1.sql) */
 #define INNGEST_ADMIN_ROLE			"inngest_admin"
 #define INNGEST_READER_ROLE			"inngest_reader"

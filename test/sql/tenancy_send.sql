@@ -124,6 +124,26 @@ WHERE e.name = 'order.shipped' ORDER BY e.seq;
 SELECT function_id, owner, status, output ->> 'by' AS by, output ->> 'name' AS name
 FROM inngest.runs WHERE function_id = 'alice-shipped' ORDER BY id;
 
+-- The engine's own events cannot be forged (an invoke's wait would take a
+-- forged inngest/function.finished as the callee's result): the prefix is
+-- reserved to everyone, superusers included, from SQL and from a step.
+SET ROLE regress_bob;
+SELECT regress_try($$INSERT INTO inngest.events (name, data)
+  VALUES ('inngest/function.finished', '{"run_id": 1, "result": "forged"}')$$);
+RESET ROLE;
+SELECT regress_try($$SELECT inngest.send('inngest/function.failed', '{"run_id": 1}')$$);
+CREATE FUNCTION app.forger(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN inngest.step_send_event('forge', 'inngest/function.finished',
+                                 '{"run_id": 1, "result": "forged"}');
+END $$;
+SELECT inngest.create_function('{"id": "forger", "event": "forge", "retries": 0}', 'app.forger');
+INSERT INTO inngest.events (name) VALUES ('forge');
+SELECT inngest.tick() AS advanced;
+SELECT r.status, s.kind, s.error ->> 'sqlstate' AS sqlstate, s.error ->> 'message' AS message
+FROM inngest.runs r JOIN inngest.steps s ON s.run_id = r.id WHERE r.function_id = 'forger';
+SELECT count(*) AS forged FROM inngest.events WHERE data ->> 'result' = 'forged';
+
 DROP OWNED BY regress_alice, regress_bob, regress_mallory;
 DROP ROLE regress_alice, regress_bob, regress_mallory;
 DROP EXTENSION inngest_pg;
