@@ -17,7 +17,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_namespace.h"
-#include "commands/prepare.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "storage/lmgr.h"
@@ -164,16 +163,15 @@ inngest_end_user_code(int nestlevel)
  * Between two runs in a worker's session: drop what a handler may have
  * left there that would outlive its transaction and reach other roles'
  * runs: session-level advisory locks (the driver lock of the run included:
- * its drive is over) and prepared statements.  Temporary tables, WITH HOLD
- * cursors and LISTEN are refused to user code already (it runs as a
+ * its drive is over).  Temporary tables, PREPARE, WITH HOLD cursors and
+ * LISTEN are refused to user code already (it runs as a
  * security-restricted operation).  Never in a user's own session (tick()),
- * whose locks and statements are the user's.
+ * whose locks are the user's.
  */
 void
 inngest_reset_worker_session(void)
 {
 	LockReleaseSession(USER_LOCKMETHOD);
-	DropAllPreparedStatements();
 }
 
 /*
