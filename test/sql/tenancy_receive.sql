@@ -49,6 +49,12 @@ BEGIN
   RETURN jsonb_build_object('by', current_user, 'about', ev #>> '{data,function_id}');
 END $$;
 
+-- waits a day for tenant.ping
+CREATE FUNCTION app.wait_ping(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN inngest.step_wait_for_event('p', 'tenant.ping', '1 day') -> 'data';
+END $$;
+
 -- 1. Subscribing: mallory may not create functions that receive events
 -- (an event trigger, cancelOn), but may create a cron-only function
 SET ROLE regress_mallory;
@@ -122,6 +128,19 @@ RESET ROLE;
 SELECT function_id, owner, status, event #>> '{data,tenant}' AS tenant,
        event #>> '{data,from}' AS sent_by
 FROM inngest.runs WHERE function_id IN ('alice-tenant', 'bob-tenant') ORDER BY id;
+-- and so do waits: bob's run waiting for tenant.ping is not resolved by
+-- a ping only alice may see, only by his own
+SET ROLE regress_bob;
+SELECT inngest.create_function('{"id": "bob-ping", "event": "bob.ping.start"}', 'app.wait_ping');
+RESET ROLE;
+INSERT INTO inngest.events (name, data) VALUES ('bob.ping.start', '{"tenant": "regress_bob"}');
+SELECT inngest.tick() AS advanced;
+INSERT INTO inngest.events (name, data) VALUES ('tenant.ping', '{"tenant": "regress_alice", "n": 1}');
+SELECT inngest.tick() AS advanced;
+SELECT status FROM inngest.runs WHERE function_id = 'bob-ping';
+INSERT INTO inngest.events (name, data) VALUES ('tenant.ping', '{"tenant": "regress_bob", "n": 2}');
+SELECT inngest.tick() AS advanced;
+SELECT status, output FROM inngest.runs WHERE function_id = 'bob-ping';
 DROP POLICY regress_tenant_read ON inngest.events;
 DROP POLICY regress_tenant_send ON inngest.events;
 ALTER TABLE inngest.events DISABLE ROW LEVEL SECURITY;
