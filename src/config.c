@@ -250,6 +250,30 @@ parse_trigger_object(JsonbContainer *obj, const char *prefix, bool check_keys,
 	*triggers = lappend(*triggers, tc);
 }
 
+/* "triggers" as an array of trigger objects */
+static List *
+parse_trigger_array(JsonbContainer *array)
+{
+	List	   *triggers = NIL;
+	JsonbIterator *it = JsonbIteratorInit(array);
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+	int			n = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		char	   *prefix;
+
+		if (tok != WJB_ELEM)
+			continue;
+		prefix = psprintf("triggers[%d]", n++);
+		if (elem.type != jbvBinary || !JsonContainerIsObject(elem.val.binary.data))
+			config_wrong_type(prefix, "an object", &elem);
+		parse_trigger_object(elem.val.binary.data, prefix, true, &triggers);
+	}
+	return triggers;
+}
+
 /* The triggers of a configuration: "triggers": [...] or "event"/"if" */
 static List *
 parse_triggers(Jsonb *config)
@@ -261,33 +285,20 @@ parse_triggers(Jsonb *config)
 
 	if (config_get_key(&config->root, "triggers", &v))
 	{
-		JsonbIterator *it;
-		JsonbValue	elem;
-		JsonbIteratorToken tok;
-		int			n = 0;
-
 		if (has_event || has_cron)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("configuration keys \"triggers\" and \"%s\" cannot both be given",
 							has_event ? "event" : "cron"),
 					 errhint("Put every trigger in \"triggers\".")));
-		if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
-			config_wrong_type("triggers", "an array", &v);
+		if (v.type != jbvBinary)
+			config_wrong_type("triggers", "an array or an object", &v);
 
-		it = JsonbIteratorInit(v.val.binary.data);
-		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
-		{
-			char	   *prefix;
-
-			if (tok != WJB_ELEM)
-				continue;
-			prefix = psprintf("triggers[%d]", n);
-			if (elem.type != jbvBinary || !JsonContainerIsObject(elem.val.binary.data))
-				config_wrong_type(prefix, "an object", &elem);
-			parse_trigger_object(elem.val.binary.data, prefix, true, &triggers);
-			n++;
-		}
+		/* one trigger may be given as an object, as Inngest's SDKs allow */
+		if (JsonContainerIsObject(v.val.binary.data))
+			parse_trigger_object(v.val.binary.data, "triggers", true, &triggers);
+		else
+			triggers = parse_trigger_array(v.val.binary.data);
 		if (config_get_key(&config->root, "if", &v))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -897,25 +908,6 @@ parse_flow(Jsonb *config, bool has_cancel_on)
 		flow->priority != NULL || flow->idempotency != NULL ||
 		flow->singleton_key != NULL;
 	return flow;
-}
-
-/*
- * The event that keys are evaluated on: the run's, or for a batch the
- * first event of it (as Inngest does).
- */
-Jsonb *
-config_key_event(InngestFunction *fn, Jsonb *event)
-{
-	JsonbValue	v;
-	JsonbValue *first;
-
-	if (fn->flow == NULL || fn->flow->batch_max == 0 ||
-		!config_get_key(&event->root, "events", &v) || v.type != jbvBinary)
-		return event;
-	first = getIthJsonbValueFromContainer(v.val.binary.data, 0);
-	if (first == NULL)
-		return event;
-	return JsonbValueToJsonb(first);
 }
 
 /* ----------------------------------------------------------------------

@@ -117,6 +117,5 @@ typedef struct FunctionConfig
 
 extern void config_parse(Jsonb *config, FunctionConfig *out);
 extern void config_parse_run_options(Jsonb *config, InngestFunction *fn);
-extern Jsonb *config_key_event(InngestFunction *fn, Jsonb *event);
 
 #endif							/* INNGEST_CONFIG_H */

@@ -380,6 +380,8 @@ runs_gather_debounce(const char *function_id, Jsonb *event, const char *key,
  * batchEvents: append the event to the key's open batch (runs.pending_key)
  * or open one, due timeout from now; the batch closes when it holds max
  * events.  A NULL key is an event that starts a batch of its own, now.
+ * The run's event is the batch's first event (name, data, id, ts), as
+ * Inngest gives a batch handler "event", with "events": all of them.
  */
 int64
 runs_gather_batch(const char *function_id, Jsonb *event, const char *key,
@@ -401,13 +403,13 @@ runs_gather_batch(const char *function_id, Jsonb *event, const char *key,
 	(void) inngest_run_plan(&plans.gather_batch,
 							"INSERT INTO inngest.runs AS r (function_id, event, status, "
 							"wake_at, created_at, pending_key, depth, owner) "
-							"VALUES ($1, pg_catalog.jsonb_build_object('events', "
-							"  pg_catalog.jsonb_build_array($2)), 'queued', $3, $5, $4, $7, "
+							"VALUES ($1, $2 OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object("
+							"  'events', pg_catalog.jsonb_build_array($2)), 'queued', $3, $5, $4, $7, "
 							FUNCTION_OWNER_SQL ") "
 							"ON CONFLICT (pending_key) WHERE pending_key IS NOT NULL "
 							"DO UPDATE SET depth = GREATEST(r.depth, excluded.depth), "
-							"event = pg_catalog.jsonb_build_object('events', "
-							"  (r.event OPERATOR(pg_catalog.->) 'events') "
+							"event = r.event OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object("
+							"  'events', (r.event OPERATOR(pg_catalog.->) 'events') "
 							"  OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array($2)), "
 							"wake_at = CASE WHEN pg_catalog.jsonb_array_length("
 							"  r.event OPERATOR(pg_catalog.->) 'events') + 1 >= $6 "

@@ -132,7 +132,7 @@ slots_prepare(RunState *run, InngestFunction *fn)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(run->cxt);
 	RunSlots   *slots = palloc0(sizeof(RunSlots));
-	Jsonb	   *event = config_key_event(fn, run->event);
+	Jsonb	   *event = run->event;
 	int			i;
 
 	for (i = 0; i < fn->flow->nconcurrency; i++)
@@ -498,7 +498,7 @@ slots_sweep(void)
 		for (; fn != NULL && fn->flow != NULL && e < fn->flow->nconcurrency; e++)
 		{
 			Jsonb	   *event = DatumGetJsonbP(SPI_getbinval(tup, tuptable->tupdesc, 3, &isnull));
-			char	   *identity = key_identity(fn, e, config_key_event(fn, event));
+			char	   *identity = key_identity(fn, e, event);
 
 			if (strcmp(identity, key) == 0)
 			{
@@ -582,7 +582,6 @@ queue_nonempty(SlotKey *sk)
 char *
 slots_ingest_park(InngestFunction *fn, Jsonb *event)
 {
-	Jsonb	   *key_event;
 	int			i;
 
 	if (fn->flow == NULL || fn->flow->nconcurrency == 0)
@@ -590,14 +589,13 @@ slots_ingest_park(InngestFunction *fn, Jsonb *event)
 	if (ingest_keys == NULL)
 		ingest_keys = key_table("inngest ingest keys", sizeof(IngestKey),
 								&ingest_cxt);
-	key_event = config_key_event(fn, event);
 	for (i = 0; i < fn->flow->nconcurrency; i++)
 	{
 		SlotKey		sk;
 		IngestKey  *entry;
 		bool		found;
 
-		fill_key(&sk, key_identity(fn, i, key_event), &fn->flow->concurrency[i]);
+		fill_key(&sk, key_identity(fn, i, event), &fn->flow->concurrency[i]);
 		entry = hash_search(ingest_keys, &sk.hash, HASH_ENTER, &found);
 		if (!found)
 			entry->park = queue_nonempty(&sk) || free_slots(&sk) == 0;

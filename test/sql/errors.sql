@@ -61,7 +61,8 @@ SELECT pg_temp.cf('{"id": "f", "event": "e", "timeouts": {"finsh": "1h"}}');
 -- triggers
 SELECT pg_temp.cf('{"id": "f"}');
 SELECT pg_temp.cf('{"id": "f", "triggers": []}');
-SELECT pg_temp.cf('{"id": "f", "triggers": {"event": "e"}}');
+SELECT pg_temp.cf('{"id": "f", "triggers": "e"}');
+SELECT pg_temp.cf('{"id": "f", "triggers": {"if": "event.data.x"}}');
 SELECT pg_temp.cf('{"id": "f", "triggers": ["e"]}');
 SELECT pg_temp.cf('{"id": "f", "triggers": [{"if": "event.data.x"}]}');
 SELECT pg_temp.cf('{"id": "f", "triggers": [{"event": ""}]}');
