@@ -381,6 +381,15 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'inngest_step_sleep'
 LANGUAGE C VOLATILE;
 
+-- Inngest's duration strings ('30s', '1h30m', '7d', digits alone for
+-- milliseconds) or PostgreSQL's interval syntax; a string literal resolves
+-- to this overload, an interval value to the one above.
+CREATE FUNCTION inngest.step_sleep(step_id pg_catalog.text,
+                                   duration pg_catalog.text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'inngest_step_sleep_text'
+LANGUAGE C VOLATILE;
+
 CREATE FUNCTION inngest.step_sleep_until(step_id pg_catalog.text,
                                          "until" pg_catalog.timestamptz)
 RETURNS void

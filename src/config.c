@@ -20,6 +20,7 @@
  */
 #include "inngest.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include "lib/stringinfo.h"
@@ -337,52 +338,141 @@ parse_triggers(Jsonb *config)
  * ----------------------------------------------------------------------
  */
 
+/* Units of Inngest's duration strings, longest first, in microseconds */
+static const struct
+{
+	const char *name;
+	double		usecs;
+}			duration_units[] = {
+	{"ms", 1e3}, {"s", 1e6}, {"m", 60e6}, {"h", 3600e6}, {"d", 86400e6},
+	{"w", 7 * 86400e6}, {"y", 365.25 * 86400e6}
+};
+
+/* Beyond any duration we accept: stops the sum before it could overflow */
+#define DURATION_CAP_USECS	1e17
+
 /*
- * A duration: Inngest's "30m", "2h", "7d" or PostgreSQL's "1 day 2 hours";
- * positive, at most a year.
+ * Inngest's duration strings, the "ms" format of its SDKs: digits alone
+ * are milliseconds ("60000" is a minute); otherwise one or more
+ * <number><unit> with no spaces ("30s", "1.5h", "1h30m"), units ms, s, m,
+ * h, d, w and y (a day is 24 hours, a year 365.25 days).  Returns false if
+ * text is not one (the caller may try PostgreSQL's interval syntax);
+ * *usecs is the duration, capped far above any limit we accept.
+ */
+bool
+config_inngest_duration(const char *text, int64 *usecs)
+{
+	const char *p = text;
+	double		total = 0;
+
+	if (*p == '\0')
+		return false;
+	if (strspn(p, "0123456789") == strlen(p))
+	{
+		total = strlen(p) > 15 ? DURATION_CAP_USECS : strtod(p, NULL) * 1e3;
+		*usecs = (int64) Min(total, DURATION_CAP_USECS);
+		return true;
+	}
+	while (*p != '\0')
+	{
+		double		n = 0;
+		double		scale = 1;
+		bool		digits = false;
+		int			i;
+
+		for (; isdigit((unsigned char) *p); p++, digits = true)
+			n = Min(n * 10 + (*p - '0'), DURATION_CAP_USECS);
+		if (*p == '.')
+			for (p++; isdigit((unsigned char) *p); p++, digits = true)
+				n += (*p - '0') * (scale /= 10);
+		if (!digits)
+			return false;
+		for (i = 0; i < lengthof(duration_units); i++)
+		{
+			size_t		len = strlen(duration_units[i].name);
+
+			if (strncmp(p, duration_units[i].name, len) == 0 &&
+				!isalpha((unsigned char) p[len]))
+				break;
+		}
+		if (i == lengthof(duration_units))
+			return false;
+		total = Min(total + n * duration_units[i].usecs, DURATION_CAP_USECS);
+		p += strlen(duration_units[i].name);
+	}
+	*usecs = (int64) total;
+	return true;
+}
+
+/*
+ * A configuration duration, in microseconds: a JSON number (milliseconds,
+ * as in Inngest), one of Inngest's duration strings, or PostgreSQL's
+ * interval syntax ("1 day 2 hours", a day being 24 hours and a month 30
+ * days); *text is how it was written, for errors.  Errors if it is none of
+ * these.
+ */
+static int64
+duration_usecs(JsonbValue *v, const char *key, char **text)
+{
+	int64		usecs = -1;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	if (v->type == jbvNumeric)
+	{
+		*text = DatumGetCString(DirectFunctionCall1(numeric_out,
+													NumericGetDatum(v->val.numeric)));
+		usecs = (int64) Min(Max(strtod(*text, NULL), -1) * 1e3, DURATION_CAP_USECS);
+	}
+	else if (v->type == jbvString)
+	{
+		*text = pnstrdup(v->val.string.val, v->val.string.len);
+		if (!config_inngest_duration(*text, &usecs))
+		{
+			PG_TRY();
+			{
+				Interval   *iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+																	   CStringGetDatum(*text),
+																	   ObjectIdGetDatum(InvalidOid),
+																	   Int32GetDatum(-1)));
+
+				usecs = iv->time + iv->day * USECS_PER_DAY +
+					(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+			}
+			PG_CATCH();
+			{
+				/* not an interval either: the error below says what is */
+				MemoryContextSwitchTo(oldcxt);
+				FlushErrorState();
+				usecs = -1;
+			}
+			PG_END_TRY();
+		}
+	}
+	else
+		config_wrong_type(key, "a duration like \"30m\" or a number of milliseconds", v);
+	return usecs;
+}
+
+/*
+ * A duration of a configuration key: from 1 second to 1 year, the one rule
+ * for every duration key (batchEvents' timeout narrows it).  Returned as
+ * an interval of that many microseconds.
  */
 static Interval *
 config_parse_duration(JsonbValue *v, const char *key)
 {
 	char	   *text;
-	Interval   *volatile result = NULL;
-	Interval	zero;
-	Interval   *year;
-	MemoryContext oldcxt = CurrentMemoryContext;
+	int64		usecs = duration_usecs(v, key, &text);
+	Interval   *result;
 
-	if (v->type != jbvString)
-		config_wrong_type(key, "a duration string like \"30m\" or \"1 day\"", v);
-	text = pnstrdup(v->val.string.val, v->val.string.len);
-	PG_TRY();
-	{
-		result = DatumGetIntervalP(DirectFunctionCall3(interval_in,
-													   CStringGetDatum(text),
-													   ObjectIdGetDatum(InvalidOid),
-													   Int32GetDatum(-1)));
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcxt);
-		FlushErrorState();
-		result = NULL;
-	}
-	PG_END_TRY();
-
-	memset(&zero, 0, sizeof(zero));
-	year = DatumGetIntervalP(DirectFunctionCall3(interval_in,
-												 CStringGetDatum("1 year"),
-												 ObjectIdGetDatum(InvalidOid),
-												 Int32GetDatum(-1)));
-	if (result == NULL ||
-		DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(result),
-										  IntervalPGetDatum(&zero))) <= 0 ||
-		DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(result),
-										  IntervalPGetDatum(year))) > 0)
+	if (usecs < USECS_PER_SEC || usecs > INNGEST_MAX_DURATION_USECS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("configuration key \"%s\" must be a duration from 1 second to 1 year, not \"%s\"",
 						key, text),
-				 errhint("Write it like \"30m\", \"2h\", \"7d\" or \"1 day 2 hours\".")));
+				 errhint("Write it like \"30s\", \"5m\", \"2h\", \"7d\" or \"1 day 2 hours\"; a number, or digits alone, is milliseconds.")));
+	result = palloc0(sizeof(Interval));
+	result->time = usecs;
 	return result;
 }
 
@@ -511,20 +601,22 @@ get_int(JsonbValue *v, const char *key, int min, int max)
 	return result;
 }
 
-/* A duration in [min, max] seconds, in microseconds */
+/* A duration in [min, max] microseconds */
 static int64
 get_period(JsonbValue *v, const char *key, int64 min, int64 max,
 		   const char *range)
 {
-	Interval   *iv = config_parse_duration(v, key);
-	int64		usecs = iv->time + iv->day * USECS_PER_DAY +
-		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	char	   *text;
+	int64		usecs = config_parse_duration(v, key)->time;
 
 	if (usecs < min || usecs > max)
+	{
+		(void) duration_usecs(v, key, &text);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("configuration key \"%s\" must be from %s, not \"%.*s\"",
-						key, range, v->val.string.len, v->val.string.val)));
+				 errmsg("configuration key \"%s\" must be from %s, not \"%s\"",
+						key, range, text)));
+	}
 	return usecs;
 }
 

@@ -115,6 +115,7 @@ typedef struct FunctionConfig
 	bool		receives;		/* has event triggers or cancelOn rules */
 } FunctionConfig;
 
+extern bool config_inngest_duration(const char *text, int64 *usecs);
 extern void config_parse(Jsonb *config, FunctionConfig *out);
 extern void config_parse_run_options(Jsonb *config, InngestFunction *fn);
 

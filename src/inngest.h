@@ -36,6 +36,9 @@
 #define ERRCODE_INNGEST_NON_RETRIABLE	MAKE_SQLSTATE('I','G','0','0','1')
 #define ERRCODE_INNGEST_STEP_DISCOVERED MAKE_SQLSTATE('I','G','9','0','0')
 
+/* The longest duration of a configuration key, a sleep or a wait */
+#define INNGEST_MAX_DURATION_USECS	((int64) 366 * USECS_PER_DAY)
+
 /* Event names only the engine sends (inngest/function.finished, ...) */
 #define INNGEST_RESERVED_PREFIX		"inngest/"
 

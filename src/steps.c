@@ -23,6 +23,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "config.h"
 #include "expr.h"
 #include "guc.h"
 #include "replay.h"
@@ -30,6 +31,7 @@
 
 PG_FUNCTION_INFO_V1(inngest_step_run);
 PG_FUNCTION_INFO_V1(inngest_step_sleep);
+PG_FUNCTION_INFO_V1(inngest_step_sleep_text);
 PG_FUNCTION_INFO_V1(inngest_step_sleep_until);
 PG_FUNCTION_INFO_V1(inngest_step_send_event);
 PG_FUNCTION_INFO_V1(inngest_step_wait_for_event);
@@ -143,6 +145,65 @@ inngest_step_sleep(PG_FUNCTION_ARGS)
 	until = resume_after(rp, key, duration, "duration");
 
 	discover_sleep(rp, key, until);
+}
+
+/* text in PostgreSQL's interval syntax, or NULL if it is not */
+static Interval *
+interval_or_null(const char *text)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	Interval   *volatile result = NULL;
+
+	PG_TRY();
+	{
+		result = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+													   CStringGetDatum(text),
+													   ObjectIdGetDatum(InvalidOid),
+													   Int32GetDatum(-1)));
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
+ * inngest.step_sleep(step_id text, duration text) RETURNS void
+ *
+ * The same with Inngest's duration strings, as step.sleep takes them:
+ * "30s", "1h30m", "7d", digits alone for milliseconds
+ * (config_inngest_duration), or PostgreSQL's interval syntax.  A literal
+ * ('30m') resolves to this overload; an interval value to the other one.
+ */
+Datum
+inngest_step_sleep_text(PG_FUNCTION_ARGS)
+{
+	Replay	   *rp = replay_current("inngest.step_sleep()");
+	char	   *key;
+	char	   *written;
+	int64		usecs;
+	Interval   *duration;
+
+	if (step_lookup(fcinfo, rp, &key) != NULL)
+		PG_RETURN_VOID();
+
+	if (PG_ARGISNULL(1))
+		replay_fatal(rp, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+					   "duration of step \"%s\" must not be null", key);
+	written = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (config_inngest_duration(written, &usecs))
+	{
+		duration = palloc0(sizeof(Interval));
+		duration->time = usecs;
+	}
+	else if ((duration = interval_or_null(written)) == NULL)
+		replay_fatal(rp, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "duration of step \"%s\" must be like '30s', '1h30m', '7d' or an interval, not \"%s\"",
+					   key, written);
+	discover_sleep(rp, key, resume_after(rp, key, duration, "duration"));
 }
 
 /*

@@ -1,7 +1,7 @@
 --
 -- sdk: the semantics of Inngest's SDKs that a ported function relies on:
 -- "triggers" given as one object; a batch handler's event (the first of
--- the batch) and events (all of them)
+-- the batch) and events (all of them); durations written as in Inngest
 --
 CREATE EXTENSION inngest_pg;
 SET inngest.fake_now = '2026-07-01 00:00:00+00';
@@ -45,6 +45,79 @@ SELECT inngest.tick();
 SELECT event #>> '{data,user}' AS key_user, output -> 'first' AS first,
        output -> 'all' AS batch
 FROM inngest.runs WHERE function_id = 'keyed-batch' ORDER BY 1;
+
+-- Durations as Inngest writes them: a number or digits alone are
+-- milliseconds, number-unit pairs ("1h30m", "1.5h"), PostgreSQL's syntax;
+-- the debounce period shows how each was read
+CREATE FUNCTION pg_temp.period(p text) RETURNS interval LANGUAGE plpgsql AS $$
+DECLARE
+  r interval;
+BEGIN
+  PERFORM inngest.create_function(format(
+    '{"id": "deb", "event": "deb.go", "debounce": {"period": %s}}', p)::jsonb, 'app.echo');
+  INSERT INTO inngest.events (name) VALUES ('deb.go');
+  SELECT wake_at - created_at INTO r FROM inngest.runs WHERE function_id = 'deb';
+  PERFORM inngest.delete_function('deb');
+  DELETE FROM inngest.runs WHERE function_id = 'deb';
+  RETURN r;
+END $$;
+SELECT p AS written, pg_temp.period(p) AS period
+FROM unnest(ARRAY['60000', '"60000"', '5000', '"90s"', '"1h30m"', '"1.5h"',
+                  '"1d"', '"1w"', '"2 hours 3 minutes"']) p;
+-- one rule for every duration key: 1 second to 1 year
+CREATE FUNCTION pg_temp.cf(config text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM inngest.create_function(config::jsonb, 'app.echo');
+  PERFORM inngest.delete_function(config::jsonb ->> 'id');
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT pg_temp.cf('{"id": "d", "event": "e", "timeouts": {"finish": "100ms"}}');
+SELECT pg_temp.cf('{"id": "d", "event": "e", "timeouts": {"finish": 999}}');
+SELECT pg_temp.cf('{"id": "d", "event": "e", "timeouts": {"finish": 1000}}');
+SELECT pg_temp.cf('{"id": "d", "event": "e", "timeouts": {"finish": "1y"}}');
+SELECT pg_temp.cf('{"id": "d", "event": "e", "timeouts": {"finish": "2y"}}');
+SELECT pg_temp.cf('{"id": "d", "event": "e", "timeouts": {"finish": "5 parsecs"}}');
+SELECT pg_temp.cf('{"id": "d", "event": "e", "timeouts": {"finish": "1h 30m"}}');
+SELECT pg_temp.cf('{"id": "d", "event": "e", "timeouts": {"finish": true}}');
+
+-- step_sleep takes Inngest's strings (a literal resolves to the text
+-- overload) and intervals
+CREATE FUNCTION app.naps(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM inngest.step_sleep('a', '1h30m');
+  PERFORM inngest.step_sleep('b', '90000');
+  PERFORM inngest.step_sleep('c', interval '2 days');
+  PERFORM inngest.step_sleep('d', '1 day');
+  RETURN '"rested"';
+END $$;
+SELECT inngest.create_function('{"id": "naps", "event": "naps.go"}', 'app.naps');
+INSERT INTO inngest.events (name) VALUES ('naps.go');
+SELECT inngest.tick();
+SET inngest.fake_now = '2026-07-01 01:30:00+00';
+SELECT inngest.tick();
+SET inngest.fake_now = '2026-07-01 01:31:30+00';
+SELECT inngest.tick();
+SET inngest.fake_now = '2026-07-03 01:31:30+00';
+SELECT inngest.tick();
+SET inngest.fake_now = '2026-07-04 01:31:30+00';
+SELECT inngest.tick();
+SELECT s.step_id, s.ended_at - s.started_at AS slept FROM inngest.steps s
+JOIN inngest.runs r ON r.id = s.run_id WHERE r.function_id = 'naps' ORDER BY s.position;
+SELECT status, output FROM inngest.runs WHERE function_id = 'naps';
+-- a string that is neither fails the run at once, like a negative
+-- duration: a misuse no retry fixes
+CREATE FUNCTION app.bad_nap(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM inngest.step_sleep('a', '5 parsecs');
+  RETURN NULL;
+END $$;
+SELECT inngest.create_function('{"id": "bad-nap", "event": "bad.go"}', 'app.bad_nap');
+INSERT INTO inngest.events (name) VALUES ('bad.go');
+SELECT inngest.tick();
+SELECT status, error ->> 'sqlstate' AS sqlstate, error ->> 'message' AS message
+FROM inngest.runs WHERE function_id = 'bad-nap';
 
 DROP EXTENSION inngest_pg;
 DROP SCHEMA app CASCADE;
