@@ -288,8 +288,10 @@ lifecycle_invoke(RunState *run, const char *step_id, const char *function_id,
 	{
 		JsonbParseState *dstate = NULL;
 
+		char	   *callee_id = psprintf(INT64_FORMAT, callee);
+
 		(void) pushJsonbValue(&dstate, WJB_BEGIN_OBJECT, NULL);
-		jsonb_push_int64(&dstate, "run_id", callee);
+		jsonb_push_string(&dstate, "run_id", callee_id, strlen(callee_id));
 		jsonb_push_jsonb(&state, "data",
 						 JsonbValueToJsonb(pushJsonbValue(&dstate, WJB_END_OBJECT, NULL)));
 	}
@@ -370,37 +372,73 @@ lifecycle_failure(RunState *run, const char *step_id, StepKind kind,
 		(void) lifecycle_cancel_if_requested(run);
 }
 
-/* Build {"function_id", "run_id", "event", key: value} for system events */
+/*
+ * Build {"function_id", "run_id", "event", key: value} for system events.
+ * run_id is a string, as Inngest's run ids are.
+ */
 static Jsonb *
 system_event_data(const char *function_id, int64 run_id, Jsonb *event,
 				  const char *key, Jsonb *value)
 {
 	JsonbParseState *state = NULL;
+	char	   *id = psprintf(INT64_FORMAT, run_id);
 
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	jsonb_push_string(&state, "function_id", function_id, strlen(function_id));
-	jsonb_push_int64(&state, "run_id", run_id);
+	jsonb_push_string(&state, "run_id", id, strlen(id));
 	jsonb_push_jsonb(&state, "event", event);
 	jsonb_push_jsonb(&state, key, value);
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
 /*
+ * A run's error as system events carry it: Inngest's shape ("name",
+ * "message", "stack": here the SQLSTATE and the error's context) added to
+ * ours (sqlstate, detail, hint).
+ */
+static Jsonb *
+system_error(Jsonb *error)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *sqlstate = getKeyJsonValueFromContainer(&error->root, "sqlstate", 8, NULL);
+	JsonbValue *context = getKeyJsonValueFromContainer(&error->root, "context", 7, NULL);
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	if (sqlstate != NULL && sqlstate->type == jbvString)
+		jsonb_push_string(&state, "name", sqlstate->val.string.val, sqlstate->val.string.len);
+	if (context != NULL && context->type == jbvString)
+		jsonb_push_string(&state, "stack", context->val.string.val, context->val.string.len);
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(error),
+											  JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)))));
+}
+
+/*
  * The run ended (ended: the UPDATE matched; it did not if the run was
  * cancelled while its last step ran): drop its waits and send the system
- * event {function_id, run_id, event, key: value}.
+ * events.  Completed: inngest/function.finished with "result".  Failed:
+ * inngest/function.failed, then inngest/function.finished, both with
+ * "error", as Inngest sends "finished" for every end but a cancel.
  */
 static void
-announce_end(RunState *run, bool ended, const char *event_name,
-			 const char *key, Jsonb *value)
+announce_end(RunState *run, bool ended, Jsonb *result, Jsonb *error)
 {
 	if (!ended)
 		return;
 	if (run->has_cancel_on)
 		waits_forget_run(run->run_id);
-	(void) events_publish_system(event_name,
+	if (error != NULL)
+	{
+		error = system_error(error);
+		(void) events_publish_system("inngest/function.failed",
+									 system_event_data(run->function_id, run->run_id,
+													   run->event, "error", error),
+									 run->depth + 1, run->owner);
+	}
+	(void) events_publish_system("inngest/function.finished",
 								 system_event_data(run->function_id, run->run_id,
-												   run->event, key, value),
+												   run->event,
+												   error != NULL ? "error" : "result",
+												   error != NULL ? error : result),
 								 run->depth + 1, run->owner);
 }
 
@@ -417,7 +455,7 @@ lifecycle_complete(RunState *run, Jsonb *output)
 		return;
 	}
 	if (runs_complete(run, output))
-		announce_end(run, true, "inngest/function.finished", "result", output);
+		announce_end(run, true, output, NULL);
 	else
 		(void) lifecycle_cancel_if_requested(run);
 }
@@ -426,8 +464,7 @@ lifecycle_complete(RunState *run, Jsonb *output)
 void
 lifecycle_fail(RunState *run, Jsonb *error)
 {
-	announce_end(run, runs_fail(run, error),
-				 "inngest/function.failed", "error", error);
+	announce_end(run, runs_fail(run, error), NULL, error);
 }
 
 static bool
@@ -460,7 +497,11 @@ cancel_locked(int64 run_id, const char *reason)
 
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	jsonb_push_string(&state, "function_id", function_id, strlen(function_id));
-	jsonb_push_int64(&state, "run_id", run_id);
+	{
+		char	   *id = psprintf(INT64_FORMAT, run_id);
+
+		jsonb_push_string(&state, "run_id", id, strlen(id));
+	}
 	jsonb_push_jsonb(&state, "event", event);
 	jsonb_push_string(&state, "reason", reason, strlen(reason));
 	(void) events_publish_system("inngest/function.cancelled",

@@ -334,10 +334,12 @@ replay_invoke(Replay *rp, Jsonb **output, ErrorData **edata)
 	ResourceOwner oldowner = CurrentResourceOwner;
 	Oid			save_userid;
 	int			save_sec;
+	ErrorContextCallback *save_context;
 	InvokeResult result;
 
 	reset_invocation(rp);
 	GetUserIdAndSecContext(&save_userid, &save_sec);
+	save_context = error_context_stack;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
@@ -360,8 +362,15 @@ replay_invoke(Replay *rp, Jsonb **output, ErrorData **edata)
 		fcinfo->args[0].value = JsonbPGetDatum(run->event);
 		fcinfo->args[0].isnull = false;
 
+		/*
+		 * The handler's errors carry its own context lines only, never
+		 * those of whoever drives the run (tick()'s caller's code): the
+		 * stack is restored after it, and by PG_CATCH on an error.
+		 */
 		rp->in_handler = true;
+		error_context_stack = NULL;
 		retval = FunctionCallInvoke(fcinfo);
+		error_context_stack = save_context;
 		rp->in_handler = false;
 
 		PopActiveSnapshot();

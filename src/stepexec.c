@@ -328,6 +328,7 @@ run_query_step(Replay *rp, Oid save_sec, TimestampTz batch_end)
 	PendingStep *step = &rp->pending;
 	int			ret;
 	int			conflevel;
+	ErrorContextCallback *save_context;
 	SPIPlanPtr	plan;
 	bool		kept;
 	Jsonb	   *result = NULL;
@@ -343,7 +344,11 @@ run_query_step(Replay *rp, Oid save_sec, TimestampTz batch_end)
 	rp->in_step = true;
 	plan = step_plan(step, &kept);
 	arm_step_timer(rp->run->deadline, batch_end);
+	/* the step's errors carry its own context only (see replay_invoke) */
+	save_context = error_context_stack;
+	error_context_stack = NULL;
 	ret = SPI_execute_plan(plan, step->args, step->argnulls, false, 0);
+	error_context_stack = save_context;
 	disarm_step_timer();
 	if (!kept)
 		SPI_freeplan(plan);

@@ -378,8 +378,10 @@ invoke_result(FunctionCallInfo fcinfo, const char *key, MemoEntry *memo)
 	if (name == NULL || name->type != jbvString || data == NULL || data->type != jbvBinary)
 		elog(ERROR, "step \"%s\": unexpected invoke memo", key);
 
+	/* "finished" reports a failure too, with "error" instead of "result" */
 	if (name->val.string.len == strlen("inngest/function.finished") &&
-		strncmp(name->val.string.val, "inngest/function.finished", name->val.string.len) == 0)
+		strncmp(name->val.string.val, "inngest/function.finished", name->val.string.len) == 0 &&
+		getKeyJsonValueFromContainer(data->val.binary.data, "error", 5, NULL) == NULL)
 	{
 		field = getKeyJsonValueFromContainer(data->val.binary.data, "result", 6, &v);
 		if (field == NULL || field->type == jbvNull)
@@ -388,8 +390,7 @@ invoke_result(FunctionCallInfo fcinfo, const char *key, MemoEntry *memo)
 	}
 
 	field = getKeyJsonValueFromContainer(data->val.binary.data, "function_id", 11, NULL);
-	if (name->val.string.len == strlen("inngest/function.failed") &&
-		strncmp(name->val.string.val, "inngest/function.failed", name->val.string.len) == 0)
+	if (getKeyJsonValueFromContainer(data->val.binary.data, "error", 5, NULL) != NULL)
 	{
 		JsonbValue *error = getKeyJsonValueFromContainer(data->val.binary.data, "error", 5, NULL);
 		JsonbValue *message = NULL;

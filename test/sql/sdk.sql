@@ -1,7 +1,8 @@
 --
 -- sdk: the semantics of Inngest's SDKs that a ported function relies on:
 -- "triggers" given as one object; a batch handler's event (the first of
--- the batch) and events (all of them); durations written as in Inngest
+-- the batch) and events (all of them); durations written as in Inngest;
+-- the system events of a failed run
 --
 CREATE EXTENSION inngest_pg;
 SET inngest.fake_now = '2026-07-01 00:00:00+00';
@@ -118,6 +119,40 @@ INSERT INTO inngest.events (name) VALUES ('bad.go');
 SELECT inngest.tick();
 SELECT status, error ->> 'sqlstate' AS sqlstate, error ->> 'message' AS message
 FROM inngest.runs WHERE function_id = 'bad-nap';
+
+-- A failed run sends inngest/function.failed and, as Inngest does for
+-- every end but a cancel, inngest/function.finished, both with "error" in
+-- Inngest's shape (name, message, stack) besides ours; run_id is a string.
+-- The error's context is the handler's own: driving the run from a DO
+-- block (or any code of the tick() caller) adds none of its lines.
+CREATE FUNCTION app.explode(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'boom' USING ERRCODE = 'IG001';
+END $$;
+SELECT inngest.create_function('{"id": "explode", "event": "explode.go"}', 'app.explode');
+INSERT INTO inngest.events (name) VALUES ('explode.go');
+DO $$ BEGIN PERFORM inngest.tick(); END $$;
+SELECT e.name, jsonb_typeof(e.data -> 'run_id') AS run_id_type,
+       e.data ->> 'run_id' = r.id::text AS run_id_matches,
+       e.data ? 'result' AS has_result,
+       e.data #> '{error,name}' AS name, e.data #> '{error,message}' AS message,
+       e.data #> '{error,stack}' AS stack
+FROM inngest.events e JOIN inngest.runs r ON r.function_id = 'explode'
+WHERE e.name LIKE 'inngest/function.%' AND e.data ->> 'function_id' = 'explode'
+ORDER BY e.seq;
+SELECT error ->> 'context' AS run_error_context FROM inngest.runs WHERE function_id = 'explode';
+-- a function listening to inngest/function.finished hears both ends, and
+-- tells them apart by "error"
+CREATE FUNCTION app.ends(event jsonb) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_build_object('of', event #> '{data,function_id}',
+                            'failed', event -> 'data' ? 'error')
+$$;
+SELECT inngest.create_function('{"id": "ends", "event": "inngest/function.finished",
+  "if": "event.data.function_id != ''ends''"}', 'app.ends');
+INSERT INTO inngest.events (name) VALUES ('explode.go');
+INSERT INTO inngest.events (name, data) VALUES ('one.go', '{"ok": true, "n": 3}');
+SELECT inngest.tick();
+SELECT output FROM inngest.runs WHERE function_id = 'ends' ORDER BY output::text;
 
 DROP EXTENSION inngest_pg;
 DROP SCHEMA app CASCADE;
