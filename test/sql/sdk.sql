@@ -2,7 +2,7 @@
 -- sdk: the semantics of Inngest's SDKs that a ported function relies on:
 -- "triggers" given as one object; a batch handler's event (the first of
 -- the batch) and events (all of them); durations written as in Inngest;
--- the system events of a failed run
+-- the system events of a failed run; a cancelOn rule with match and if
 --
 CREATE EXTENSION inngest_pg;
 SET inngest.fake_now = '2026-07-01 00:00:00+00';
@@ -153,6 +153,26 @@ INSERT INTO inngest.events (name) VALUES ('explode.go');
 INSERT INTO inngest.events (name, data) VALUES ('one.go', '{"ok": true, "n": 3}');
 SELECT inngest.tick();
 SELECT output FROM inngest.runs WHERE function_id = 'ends' ORDER BY output::text;
+
+-- cancelOn with both "match" and "if" cancels only when both hold, as in
+-- Inngest: the same user, and a hard delete
+CREATE FUNCTION app.slow(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM inngest.step_sleep('nap', '1d');
+  RETURN '"done"';
+END $$;
+SELECT inngest.create_function('{"id": "slow", "event": "slow.go",
+  "cancelOn": [{"event": "user.deleted", "match": "data.user",
+                "if": "async.data.hard == true"}]}', 'app.slow');
+INSERT INTO inngest.events (name, data) VALUES
+    ('slow.go', '{"user": 1}'), ('slow.go', '{"user": 2}'), ('slow.go', '{"user": 3}');
+SELECT inngest.tick();
+INSERT INTO inngest.events (name, data) VALUES
+    ('user.deleted', '{"user": 1, "hard": false}'),  -- match, not if
+    ('user.deleted', '{"user": 9, "hard": true}'),   -- if, not match
+    ('user.deleted', '{"user": 2, "hard": true}');   -- both
+SELECT event #>> '{data,user}' AS "user", status FROM inngest.runs
+WHERE function_id = 'slow' ORDER BY id;
 
 DROP EXTENSION inngest_pg;
 DROP SCHEMA app CASCADE;

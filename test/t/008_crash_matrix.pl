@@ -170,25 +170,34 @@ sub check_invariants
 		$want,
 		"$label: the user events are exactly those inserted and committed");
 
-	# each ended run sent exactly one system event, matching its outcome;
-	# so the events are exactly the inserted ones plus one per run
-	my ($bad_sys, $total_events) = split /\|/, sql(
+	# each ended run sent exactly its system events: a completed run one
+	# inngest/function.finished, a failed one inngest/function.failed and
+	# inngest/function.finished (with "error"); so the events are exactly
+	# the inserted ones plus one per run plus one per failed run
+	my ($bad_sys, $total_events, $failed_runs) = split /\|/, sql(
 		q{WITH sys AS (
-			SELECT (data ->> 'run_id')::bigint AS run_id, name, count(*) AS n
-			FROM inngest.events WHERE name LIKE 'inngest/%' GROUP BY 1, 2)
+			SELECT (data ->> 'run_id')::bigint AS run_id,
+			       count(*) FILTER (WHERE name = 'inngest/function.finished') AS finished,
+			       count(*) FILTER (WHERE name = 'inngest/function.failed') AS failed,
+			       count(*) FILTER (WHERE name = 'inngest/function.finished'
+			                        AND data ? 'error') AS finished_with_error,
+			       count(*) AS n
+			FROM inngest.events WHERE name LIKE 'inngest/%' GROUP BY 1)
 		  SELECT count(*) FILTER (WHERE r.id IS NULL OR sys.run_id IS NULL
-		           OR sys.n <> 1
-		           OR sys.name <> CASE r.status
-		                WHEN 'completed' THEN 'inngest/function.finished'
-		                WHEN 'failed' THEN 'inngest/function.failed' END),
-		         (SELECT count(*) FROM inngest.events)
+		           OR sys.finished <> 1
+		           OR (r.status = 'completed' AND (sys.n <> 1 OR sys.finished_with_error <> 0))
+		           OR (r.status = 'failed' AND (sys.n <> 2 OR sys.failed <> 1
+		                                        OR sys.finished_with_error <> 1))
+		           OR r.status NOT IN ('completed', 'failed')),
+		         (SELECT count(*) FROM inngest.events),
+		         (SELECT count(*) FROM inngest.runs WHERE status = 'failed')
 		  FROM inngest.runs r FULL JOIN sys ON sys.run_id = r.id});
 	is($bad_sys, '0',
-		"$label: each run sent exactly one system event, matching its status");
+		"$label: each run sent exactly its system events, matching its status");
 	my $user_events = 0;
 	$user_events += $_ for values %inserted;
-	is($total_events, $user_events + $runs,
-		"$label: events = $user_events inserted + $runs system events");
+	is($total_events, $user_events + $runs + $failed_runs,
+		"$label: events = $user_events inserted + $runs + $failed_runs system events");
 
 	is( sql(
 			q{SELECT (SELECT count(*) FROM inngest.waits) || ','
